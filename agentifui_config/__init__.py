@@ -1,0 +1,48 @@
+"""agentifui-config: validated configuration and database lifecycle for FastAPI + PostgreSQL.
+
+``import agentifui_config`` loads the settings layer only. The database
+lifecycle names (``ConnectionManager`` and the health data classes) are loaded
+on first use, so a service that only reads settings does not import the async
+engine, asyncpg or Alembic.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from agentifui_config.database import DatabaseConfig, SSLMode
+from agentifui_config.environment import Environment
+from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseConfig",
+    "Environment",
+    "Finding",
+    "SSLMode",
+    "Severity",
+    "__version__",
+    "parse_database_url",
+    "parse_flags",
+    "parse_list",
+]
+
+# Names whose modules pull in heavy dependencies, loaded on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentifui_config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

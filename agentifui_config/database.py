@@ -1,0 +1,252 @@
+"""``DatabaseConfig``: where the database is, how to pool connections to it, how long to wait.
+
+The URL is always composed from the parts through SQLAlchemy's :class:`URL`,
+never by string formatting, so a password holding ``@``, ``/`` or ``%``
+survives; a legacy ``DATABASE_URL`` is decomposed the same way.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib.util
+import ipaddress
+import pkgutil
+import re
+from typing import Any, Final, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from agentifui_config.errors import ConfigurationError, findings_from_errors
+from agentifui_config.parsing import DEFAULT_DRIVER, parse_database_url
+
+__all__ = ["DB_PREFIX", "URL_FIELDS", "DatabaseConfig", "SSLMode", "installed_async_drivers"]
+
+DB_PREFIX: Final = "DB_"
+"""The prefix of the environment variables that fill a :class:`DatabaseConfig`."""
+
+URL_FIELDS: Final = frozenset(
+    {"driver", "username", "password", "host", "port", "database", "options"}
+)
+"""The fields a database URL carries; the rest travel as engine and connect options."""
+
+_DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+class SSLMode(enum.StrEnum):
+    """libpq's TLS modes, from never to verify the server's certificate and name."""
+
+    DISABLE = "disable"
+    ALLOW = "allow"
+    PREFER = "prefer"
+    REQUIRE = "require"
+    VERIFY_CA = "verify-ca"
+    VERIFY_FULL = "verify-full"
+
+
+class DatabaseConfig(BaseModel):
+    """How to reach a PostgreSQL database: the URL parts, pool, timeouts and TLS.
+
+    Each field is read from the environment variable ``DB_<FIELD>`` by
+    :class:`~agentifui_config.EnvironmentSettings`; the defaults reach a local
+    development server. The instance is immutable and hashable-free; compare with
+    ``==``. ``str()`` and ``repr()`` show the URL with the password masked.
+
+    Example:
+        >>> cfg = DatabaseConfig(host="db.internal", password="s3cret", database="app")
+        >>> cfg.connection_info["host"]
+        'db.internal'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    host: str = Field(
+        "localhost",
+        description="Server host name, IPv4/IPv6 address, or absolute unix-socket directory.",
+    )
+    port: int = Field(5432, ge=1, le=65535, description="Server port, 1-65535.")
+    username: str = Field("postgres", min_length=1, description="Database user.")
+    password: SecretStr = Field(SecretStr(""), description="Password of the database user.")
+    database: str = Field("postgres", min_length=1, description="Database name.")
+    driver: str = Field(
+        DEFAULT_DRIVER, description="SQLAlchemy dialect+driver; must be async-capable."
+    )
+    pool_size: int = Field(5, ge=0, description="Connections kept open in the pool.")
+    max_overflow: int = Field(10, ge=0, description="Extra connections allowed beyond pool_size.")
+    pool_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for a free pooled connection."
+    )
+    pool_recycle: int = Field(
+        3600, gt=0, description="Seconds after which a connection is renewed."
+    )
+    pool_pre_ping: bool = Field(True, description="Test each connection before handing it out.")
+    echo_sql: bool = Field(False, description="Log every SQL statement (never in production).")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a new connection.")
+    statement_timeout: float | None = Field(
+        None, gt=0, description="Seconds after which the server cancels a statement."
+    )
+    ssl_mode: SSLMode | None = Field(
+        None, description="TLS mode: disable, allow, prefer, require, verify-ca, verify-full."
+    )
+    application_name: str | None = Field(
+        None, description="Name shown for the connection in pg_stat_activity."
+    )
+    pgbouncer: bool = Field(
+        False, description="Connections go through PgBouncer in transaction mode."
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Further URL query options, passed to the driver."
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        host = value.strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if _is_valid_host(host):
+            return host
+        raise ValueError(
+            f"{value!r} is not a host name, an IP address or an absolute socket directory"
+        )
+
+    @field_validator("username", "database")
+    @classmethod
+    def _check_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("driver")
+    @classmethod
+    def _check_driver(cls, value: str) -> str:
+        driver = value.strip()
+        if not _is_async_postgres_driver(driver):
+            installed = ", ".join(installed_async_drivers()) or "none"
+            raise ValueError(
+                f"{value!r} is not an installed async PostgreSQL driver (installed: {installed})"
+            )
+        return driver
+
+    @classmethod
+    def from_url(cls, url: str | URL, **overrides: Any) -> Self:
+        """Build a configuration from a database URL; *overrides* set the other fields.
+
+        Raises:
+            ConfigurationError: The URL or an override is invalid; the message
+                never repeats the password.
+        """
+        text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        fields: dict[str, Any] = {**parse_database_url(text), **overrides}
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise ConfigurationError(
+                findings_from_errors(exc.errors(include_url=False), _variable, _SECRET_FIELDS)
+            ) from None
+
+    @property
+    def is_unix_socket(self) -> bool:
+        """Whether :attr:`host` is a unix-socket directory rather than a network host."""
+        return self.host.startswith("/")
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The connection URL as a :class:`sqlalchemy.engine.URL`, password included.
+
+        A unix-socket directory travels as the ``host`` query option, which is
+        how asyncpg and libpq read it (SQLAlchemy would bracket a host holding
+        ``:``). Session settings (TLS, timeouts, application name) are not in
+        the URL: they are connect arguments, see the connection manager.
+        """
+        query = dict(self.options)
+        host: str | None = self.host
+        if self.is_unix_socket:
+            query["host"] = self.host
+            host = None
+        return URL.create(
+            self.driver,
+            username=self.username,
+            password=self.password.get_secret_value() or None,
+            host=host,
+            port=self.port,
+            database=self.database,
+            query=query,
+        )
+
+    @property
+    def url(self) -> str:
+        """The connection URL as a string, password included and percent-escaped."""
+        return self.sqlalchemy_url.render_as_string(hide_password=False)
+
+    @property
+    def masked_url(self) -> str:
+        """The connection URL with the password replaced by a mask, safe to log."""
+        return self.sqlalchemy_url.render_as_string(hide_password=True)
+
+    @property
+    def connection_info(self) -> dict[str, str | int]:
+        """Host, port, database, driver and user name: what is safe to show, never the password."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "driver": self.driver,
+            "username": self.username,
+        }
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig({self.masked_url!r})"
+
+    def __str__(self) -> str:
+        return self.masked_url
+
+
+_SECRET_FIELDS: Final = frozenset({"DB_PASSWORD"})
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable behind an error location inside a DatabaseConfig."""
+    return DB_PREFIX + str(loc[0]).upper() if loc else "DB_*"
+
+
+def _is_valid_host(host: str) -> bool:
+    if host.startswith("/"):
+        return "\x00" not in host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    labels = host.removesuffix(".").split(".")
+    if all(label.isdigit() for label in labels):
+        return False  # looks like an IPv4 address, and ip_address() said it is not one
+    return len(host) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
+
+
+@functools.cache
+def _is_async_postgres_driver(driver: str) -> bool:
+    try:
+        url = URL.create(driver)
+        dialect = url.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError, AttributeError):
+        return False
+    async_dialect = dialect.get_async_dialect_cls(url)
+    return (
+        async_dialect.name == "postgresql"
+        and async_dialect.is_async
+        and importlib.util.find_spec(async_dialect.driver) is not None
+    )
+
+
+@functools.cache
+def installed_async_drivers() -> tuple[str, ...]:
+    """The async PostgreSQL dialect+driver names whose driver package is installed."""
+    from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - only needed on this error path
+
+    modules = pkgutil.iter_modules(postgresql.__path__)
+    names = (f"postgresql+{m.name}" for m in modules if not m.name.startswith("_"))
+    return tuple(name for name in names if _is_async_postgres_driver(name))

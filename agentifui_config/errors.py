@@ -1,0 +1,262 @@
+"""Configuration errors: findings, the one readable report, typo suggestions.
+
+This module is the leaf of the package: everything else may raise or collect
+:class:`Finding` objects, and only here are they rendered. A finding names the
+environment variable an operator sets, never pydantic's field path, and never
+carries a secret value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "ConfigurationError",
+    "Finding",
+    "Severity",
+    "findings_from_errors",
+    "mask",
+    "scrub",
+    "suggest_variable",
+    "typo_findings",
+]
+
+_MASK: Final = "**********"
+
+
+class Severity(enum.StrEnum):
+    """How much a finding matters: an error refuses the configuration, a warning is logged."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem with the configuration.
+
+    Attributes:
+        variable: The environment variable at fault (``DB_PORT``), as an operator sets it.
+        message: What is wrong, in words that contain no secret value.
+        remedy: How to fix it.
+        severity: Whether the problem refuses the configuration or is only logged.
+        rule: The id of the policy rule that found it, or ``None`` for a field error.
+    """
+
+    variable: str
+    message: str
+    remedy: str = ""
+    severity: Severity = Severity.ERROR
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        line = f"{self.variable}: {self.message}"
+        return f"{line} - {self.remedy}" if self.remedy else line
+
+
+class ConfigurationError(ValueError):
+    """A configuration was refused; the message lists every finding, one per line.
+
+    Every exception the library raises for bad configuration is (or derives from)
+    this class, so ``except ConfigurationError`` catches them all and, being a
+    :class:`ValueError`, so does code written for plain Python errors.
+
+    Args:
+        findings: The problems found, or a single message for a one-off error.
+        variable: With a plain message, the variable it is about.
+        remedy: With a plain message, how to fix it.
+
+    Attributes:
+        findings: Every problem found, errors and warnings, in report order.
+    """
+
+    findings: tuple[Finding, ...]
+
+    def __init__(
+        self,
+        findings: Sequence[Finding] | str,
+        *,
+        variable: str | None = None,
+        remedy: str = "",
+    ) -> None:
+        if isinstance(findings, str):
+            findings = [Finding(variable or "configuration", findings, remedy)]
+        self.findings = tuple(findings)
+        super().__init__(self._render())
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """The findings that refuse the configuration."""
+        return tuple(f for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The variables named by the findings, in report order, without repeats."""
+        return tuple(dict.fromkeys(f.variable for f in self.findings))
+
+    def _render(self) -> str:
+        if len(self.findings) == 1:
+            return str(self.findings[0])
+        count = len(self.errors)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"invalid configuration ({count} {noun}):"]
+        lines.extend(f"  {finding}" for finding in self.findings)
+        return "\n".join(lines)
+
+
+def mask(value: object) -> str:
+    """Return the placeholder shown instead of a secret value (empty stays visibly empty)."""
+    return _MASK if value not in (None, "") else "''"
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each non-empty secret in *text* with a mask.
+
+    Longer secrets are replaced first, so a secret that contains another is not
+    left half visible.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    return text
+
+
+def suggest_variable(name: str, known: Iterable[str], *, cutoff: float = 0.8) -> str | None:
+    """Return the known variable *name* was probably meant to be, or ``None``.
+
+    Args:
+        name: A variable name as found in the environment (any case).
+        known: The variable names the library reads.
+        cutoff: The least similarity (0-1) that counts as a near miss.
+
+    Returns:
+        The closest known name, when *name* is close to one but not one itself.
+    """
+    upper = name.upper()
+    candidates = list(known)
+    if upper in candidates:
+        return None
+    matches = difflib.get_close_matches(upper, candidates, n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
+def typo_findings(
+    present: Iterable[str],
+    known: Iterable[str],
+    missing: Mapping[str, bool],
+) -> list[Finding]:
+    """Findings for variables that look like ours but are not.
+
+    Args:
+        present: The names of the variables that are set (environment, ``.env``).
+        known: The variable names the library reads.
+        missing: For each known name, whether it is unset; a near miss for an
+            unset variable is an error (the value the operator meant is lost),
+            otherwise a warning.
+
+    Returns:
+        One finding per near miss, naming the variable that was set.
+    """
+    known_names = list(known)
+    findings = []
+    for name in sorted(set(present)):
+        meant = suggest_variable(name, known_names)
+        if meant is None:
+            continue
+        severity = Severity.ERROR if missing.get(meant, False) else Severity.WARNING
+        findings.append(
+            Finding(
+                name.upper(),
+                "is not a variable agentifui-config reads",
+                f"did you mean {meant}?",
+                severity,
+                rule="unknown-variable",
+            )
+        )
+    return findings
+
+
+# What each pydantic error type means, in the words of someone setting a variable.
+_EXPECTATIONS: Final[Mapping[str, str]] = {
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "finite_number": "expected a finite number",
+    "bool_parsing": "expected a boolean (true/false, 1/0, yes/no, on/off)",
+    "bool_type": "expected a boolean (true/false, 1/0, yes/no, on/off)",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "string_too_short": "must not be empty",
+    "string_type": "expected text",
+    "enum": "expected one of {expected}",
+    "literal_error": "expected one of {expected}",
+    "missing": "is required",
+    "extra_forbidden": "is not a known setting",
+    "dict_type": "expected a JSON object",
+    "list_type": "expected a list",
+}
+
+ErrorLocation = tuple[int | str, ...]
+"""Where pydantic found an error: field names (and indexes) from the outermost model in."""
+
+
+def findings_from_errors(
+    errors: Iterable[Mapping[str, Any]],
+    variable: Callable[[ErrorLocation], str],
+    secret_variables: Collection[str],
+    remedies: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """Turn pydantic's error details into findings that name environment variables.
+
+    pydantic's own rendering prints every input in full, secrets included; this
+    one shows the input only for variables not in *secret_variables*.
+
+    Args:
+        errors: ``ValidationError.errors()`` of a failed validation.
+        variable: Maps an error location to the variable an operator sets.
+        secret_variables: Variables whose value must never be shown.
+        remedies: How to fix each variable, where more can be said than the error.
+
+    Returns:
+        One finding per error, in pydantic's order; an error raised as a
+        :class:`ConfigurationError` by a parser contributes its own findings.
+    """
+    findings: list[Finding] = []
+    for error in errors:
+        name = variable(tuple(error.get("loc", ())))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigurationError):
+            findings.extend(_renamed(f, name) for f in cause.findings)
+            continue
+        message = _describe(error, cause)
+        shown = error.get("input")
+        if name not in secret_variables and cause is None and isinstance(shown, str | int | float):
+            message = f"{message}, got {shown!r}"
+        findings.append(Finding(name, message, (remedies or {}).get(name, "")))
+    return findings
+
+
+def _describe(error: Mapping[str, Any], cause: object) -> str:
+    if cause is not None:
+        return str(cause)
+    template = _EXPECTATIONS.get(str(error.get("type")))
+    if template is None:
+        return str(error.get("msg", "is invalid"))
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return str(error.get("msg", "is invalid"))
+
+
+def _renamed(finding: Finding, name: str) -> Finding:
+    """A parser's finding, attributed to the variable being validated."""
+    if finding.variable == name:
+        return finding
+    return Finding(name, finding.message, finding.remedy, finding.severity, finding.rule)

@@ -1,0 +1,324 @@
+"""Pure parsers from the strings operators write to Python values.
+
+Each function takes what an environment variable holds and returns a value, or
+raises :class:`~agentifui_config.errors.ConfigurationError` naming the variable
+and saying how to fix it. No function here reads the environment, and none
+echoes a database URL, since it may hold a password.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Final, TypedDict
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from agentifui_config.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_DRIVER",
+    "DatabaseURLParts",
+    "parse_bool",
+    "parse_database_url",
+    "parse_flags",
+    "parse_list",
+]
+
+DEFAULT_DRIVER: Final = "postgresql+asyncpg"
+"""The dialect+driver used when a URL or configuration names none."""
+
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+_BOOL_WORDS: Final = "true/false, 1/0, yes/no or on/off"
+
+# Schemes that mean "PostgreSQL with the default driver".
+_PLAIN_SCHEMES: Final = frozenset({"postgres", "postgresql"})
+
+# Query options of a URL that become DatabaseConfig fields, with their converters.
+_QUERY_FIELDS: Final[Mapping[str, str]] = {
+    "sslmode": "ssl_mode",
+    "ssl": "ssl_mode",
+    "application_name": "application_name",
+    "connect_timeout": "connect_timeout",
+    "statement_timeout": "statement_timeout",
+}
+_NUMERIC_FIELDS: Final = frozenset({"connect_timeout", "statement_timeout"})
+
+
+class DatabaseURLParts(TypedDict, total=False):
+    """The parts of a database URL, named as :class:`DatabaseConfig` fields.
+
+    Only the parts the URL gives are present. ``options`` holds the query
+    options that are not configuration fields, kept as given.
+    """
+
+    driver: str
+    username: str
+    password: str
+    host: str
+    port: int
+    database: str
+    ssl_mode: str
+    application_name: str
+    connect_timeout: float
+    statement_timeout: float
+    options: dict[str, str]
+
+
+def parse_bool(value: str | bool, *, variable: str = "value") -> bool:
+    """Read a boolean written as true/false, 1/0, yes/no or on/off, in any case.
+
+    Raises:
+        ConfigurationError: *value* is none of those words.
+    """
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"expected a boolean, got {value!r}", variable=variable, remedy=f"use {_BOOL_WORDS}"
+    )
+
+
+def parse_list(value: str | Sequence[str] | None, *, variable: str = "value") -> list[str]:
+    """Read a list given as a JSON array or as comma-separated values.
+
+    Items are stripped of surrounding whitespace and empty items are dropped, so
+    ``""`` and ``"[]"`` both give ``[]``. A list passes through the same clean-up.
+
+    Raises:
+        ConfigurationError: The value starts like a JSON array but is not one,
+            or the array holds something other than strings.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        items: Sequence[object] = (
+            _json_array(text, variable) if text.startswith("[") else text.split(",")
+        )
+    else:
+        items = value
+    return _clean_items(items, variable)
+
+
+def _json_array(text: str, variable: str) -> list[object]:
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        loaded = None
+    if not isinstance(loaded, list):
+        raise ConfigurationError(
+            "starts with '[' but is not a valid JSON array",
+            variable=variable,
+            remedy='write a JSON array such as ["a", "b"], or comma-separated values a,b',
+        )
+    return loaded
+
+
+def _clean_items(items: Sequence[object], variable: str) -> list[str]:
+    cleaned = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigurationError(
+                f"list items must be strings, got {item!r}",
+                variable=variable,
+                remedy="quote every item of the JSON array",
+            )
+        if stripped := item.strip():
+            cleaned.append(stripped)
+    return cleaned
+
+
+def parse_flags(
+    value: str | Mapping[str, object] | None, *, variable: str = "FEATURE_FLAGS"
+) -> dict[str, bool]:
+    """Read feature flags given as a JSON object or as ``name=on,other=off``.
+
+    A bare ``name`` means true. Values accept true/false, 1/0, yes/no and
+    on/off in any case; names are stripped and kept as written.
+
+    Raises:
+        ConfigurationError: A flag has no name or a value that is not a
+            boolean; the message names the flag.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        text = value.strip()
+        pairs = _json_object(text, variable) if text.startswith("{") else _flag_pairs(text)
+    else:
+        pairs = dict(value)
+    return {
+        _flag_name(name, variable): _flag_value(name, raw, variable) for name, raw in pairs.items()
+    }
+
+
+def _json_object(text: str, variable: str) -> dict[str, object]:
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(
+            "starts with '{' but is not a valid JSON object",
+            variable=variable,
+            remedy='write a JSON object such as {"beta": true}, or name=on,other=off',
+        )
+    return loaded
+
+
+def _flag_pairs(text: str) -> dict[str, object]:
+    pairs: dict[str, object] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, raw = item.partition("=")
+        pairs[name] = raw if sep else True
+    return pairs
+
+
+def _flag_name(name: str, variable: str) -> str:
+    stripped = str(name).strip()
+    if not stripped:
+        raise ConfigurationError(
+            "a flag has no name", variable=variable, remedy="write each flag as name=on or name=off"
+        )
+    return stripped
+
+
+def _flag_value(name: str, raw: object, variable: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | str) and str(raw).strip().lower() in _TRUE | _FALSE:
+        return str(raw).strip().lower() in _TRUE
+    raise ConfigurationError(
+        f"flag {str(name).strip()!r} has value {raw!r}, which is not a boolean",
+        variable=variable,
+        remedy=f"give it {_BOOL_WORDS}",
+    )
+
+
+def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseURLParts:
+    """Split a PostgreSQL URL into :class:`DatabaseConfig` fields.
+
+    ``postgres://`` and ``postgresql://`` get the default async driver;
+    ``postgresql+<driver>://`` keeps its driver. User name and password are
+    percent-decoded. A unix-socket directory travels as ``?host=/path``.
+    ``sslmode`` (or ``ssl``), ``application_name``, ``connect_timeout`` and
+    ``statement_timeout`` become fields; other query options are kept in
+    ``options``. Error messages never repeat the URL, which may hold a password.
+
+    Raises:
+        ConfigurationError: The value is not a PostgreSQL URL, or a part of it
+            is malformed (an unencoded ``@`` in the password, a bad port, ...).
+    """
+    text = url.strip()
+    if not text:
+        raise ConfigurationError(
+            "is empty",
+            variable=variable,
+            remedy="give postgresql://user:password@host:5432/database",
+        )
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ConfigurationError(
+            "is not a database URL (user name and password are not shown)",
+            variable=variable,
+            remedy="use postgresql://user:password@host:5432/database; percent-encode "
+            "special characters in the user name and password",
+        ) from None
+    parts = DatabaseURLParts(driver=_driver(parsed.drivername, variable))
+    if parsed.host and "@" in parsed.host:
+        raise ConfigurationError(
+            "the password or user name contains an unencoded '@'",
+            variable=variable,
+            remedy="percent-encode it as %40 (and '/' as %2F, ':' as %3A)",
+        )
+    _copy_target(parsed.username, parsed.password, parsed.host, parsed.database, parts)
+    if parsed.port is not None:
+        parts["port"] = _port(parsed.port, variable)
+    _read_query(parsed.query, parts, variable)
+    return parts
+
+
+def _driver(scheme: str, variable: str) -> str:
+    if scheme in _PLAIN_SCHEMES:
+        return DEFAULT_DRIVER
+    backend, _, driver = scheme.partition("+")
+    if backend in _PLAIN_SCHEMES and driver:
+        return f"postgresql+{driver}"
+    raise ConfigurationError(
+        f"scheme {scheme!r} is not PostgreSQL",
+        variable=variable,
+        remedy=f"start the URL with postgresql:// or {DEFAULT_DRIVER}://",
+    )
+
+
+def _copy_target(
+    username: str | None,
+    password: str | None,
+    host: str | None,
+    database: str | None,
+    parts: DatabaseURLParts,
+) -> None:
+    if username:
+        parts["username"] = username
+    if password is not None:
+        parts["password"] = password
+    if host:
+        parts["host"] = host
+    if database:
+        parts["database"] = database
+
+
+def _port(port: int, variable: str) -> int:
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(
+            f"port {port} is out of range", variable=variable, remedy="use a port from 1 to 65535"
+        )
+    return port
+
+
+def _read_query(
+    query: Mapping[str, str | Sequence[str]], parts: DatabaseURLParts, variable: str
+) -> None:
+    options: dict[str, str] = {}
+    for key, raw in query.items():
+        if not isinstance(raw, str):
+            raise ConfigurationError(
+                f"query option {key!r} is given more than once",
+                variable=variable,
+                remedy="give each query option once",
+            )
+        if key == "host" and "host" not in parts:
+            parts["host"] = raw
+        elif key in _QUERY_FIELDS:
+            _set_query_field(parts, _QUERY_FIELDS[key], raw, variable)
+        else:
+            options[key] = raw
+    if options:
+        parts["options"] = options
+
+
+def _set_query_field(parts: DatabaseURLParts, field: str, raw: str, variable: str) -> None:
+    if field not in _NUMERIC_FIELDS:
+        parts[field] = raw  # type: ignore[literal-required]
+        return
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigurationError(
+            f"query option {field} must be a positive number of seconds, got {raw!r}",
+            variable=variable,
+            remedy=f"give {field}=<seconds>, for example {field}=10",
+        )
+    parts[field] = seconds  # type: ignore[literal-required]
