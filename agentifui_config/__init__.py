@@ -9,30 +9,57 @@ engine, asyncpg or Alembic.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentifui_config.database import DatabaseConfig, SSLMode
 from agentifui_config.environment import Environment
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
+
+if TYPE_CHECKING:
+    from agentifui_config.connection import ConnectionManager
+    from agentifui_config.health import (
+        ConnectionPoolInfo,
+        DatabaseHealthInfo,
+        HealthStatus,
+        MigrationState,
+        MigrationStatus,
+    )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigurationError",
+    "ConnectionManager",
+    "ConnectionPoolInfo",
     "DatabaseConfig",
+    "DatabaseHealthInfo",
     "Environment",
+    "EnvironmentSettings",
     "Finding",
+    "HealthStatus",
+    "MigrationState",
+    "MigrationStatus",
     "SSLMode",
     "Severity",
     "__version__",
+    "get_settings",
+    "load_settings",
     "parse_database_url",
     "parse_flags",
     "parse_list",
 ]
 
 # Names whose modules pull in heavy dependencies, loaded on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "ConnectionManager": "agentifui_config.connection",
+    "ConnectionPoolInfo": "agentifui_config.health",
+    "DatabaseHealthInfo": "agentifui_config.health",
+    "HealthStatus": "agentifui_config.health",
+    "MigrationState": "agentifui_config.health",
+    "MigrationStatus": "agentifui_config.health",
+}
 
 
 def __getattr__(name: str) -> Any:

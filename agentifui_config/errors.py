@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
+    "UNNAMED",
     "ConfigurationError",
     "Finding",
     "Severity",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 _MASK: Final = "**********"
+
+UNNAMED: Final = "value"
+"""The variable name parsers use when the caller did not say which variable is parsed."""
 
 
 class Severity(enum.StrEnum):
@@ -101,11 +105,18 @@ class ConfigurationError(ValueError):
     def _render(self) -> str:
         if len(self.findings) == 1:
             return str(self.findings[0])
-        count = len(self.errors)
-        noun = "problem" if count == 1 else "problems"
-        lines = [f"invalid configuration ({count} {noun}):"]
+        errors = len(self.errors)
+        warnings = len(self.findings) - errors
+        counts = _plural(errors, "error") + (
+            f", {_plural(warnings, 'warning')}" if warnings else ""
+        )
+        lines = [f"invalid configuration ({counts}):"]
         lines.extend(f"  {finding}" for finding in self.findings)
         return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def mask(value: object) -> str:
@@ -256,7 +267,7 @@ def _describe(error: Mapping[str, Any], cause: object) -> str:
 
 
 def _renamed(finding: Finding, name: str) -> Finding:
-    """A parser's finding, attributed to the variable being validated."""
-    if finding.variable == name:
+    """A parser's finding, attributed to the variable being validated if it named none."""
+    if finding.variable != UNNAMED:
         return finding
     return Finding(name, finding.message, finding.remedy, finding.severity, finding.rule)

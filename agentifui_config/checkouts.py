@@ -1,0 +1,117 @@
+"""Watching a pool's checkouts: how long connections are held, and which look leaked.
+
+A connection held longer than a threshold is logged once as a suspected leak,
+with the task and the chain of coroutines that checked it out. The chain is
+read from the task's awaits, which costs a few pointer hops per checkout, not
+a stack capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import event
+
+if TYPE_CHECKING:
+    from sqlalchemy.pool import Pool
+
+__all__ = ["CheckoutTracker"]
+
+_LOG = logging.getLogger("agentifui_config.connection")
+_MAX_FRAMES: Final = 24
+_SKIPPED: Final = ("/sqlalchemy/", "/asyncio/", "/contextlib.py", "/agentifui_config/")
+
+
+class CheckoutTracker:
+    """Counts a pool's invalidations and times each checkout.
+
+    Args:
+        leak_threshold: Seconds after which a checkout is a suspected leak.
+    """
+
+    def __init__(self, leak_threshold: float) -> None:
+        self.leak_threshold = leak_threshold
+        self.invalidated = 0
+        self.suspected_leaks = 0
+        self._longest = 0.0
+        self._open: dict[int, tuple[float, str]] = {}
+        self._reported: set[int] = set()
+        self._pool: Pool | None = None
+
+    def attach(self, pool: Pool) -> None:
+        """Start watching *pool*."""
+        self._pool = pool
+        event.listen(pool, "checkout", self._on_checkout)
+        event.listen(pool, "checkin", self._on_checkin)
+        event.listen(pool, "invalidate", self._on_invalidate)
+
+    def detach(self) -> None:
+        """Stop watching; the counters keep their values."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            event.remove(pool, "checkout", self._on_checkout)
+            event.remove(pool, "checkin", self._on_checkin)
+            event.remove(pool, "invalidate", self._on_invalidate)
+        self._open.clear()
+
+    def longest_held(self) -> float:
+        """The longest time, in seconds, a connection has been held, open ones included."""
+        now = time.monotonic()
+        open_longest = max((now - start for start, _ in self._open.values()), default=0.0)
+        return max(self._longest, open_longest)
+
+    def report_leaks(self) -> None:
+        """Log each connection held past the threshold, once."""
+        now = time.monotonic()
+        for key, (start, where) in list(self._open.items()):
+            if now - start > self.leak_threshold and key not in self._reported:
+                self._reported.add(key)
+                self._log_leak(now - start, where)
+
+    def _log_leak(self, held: float, where: str) -> None:
+        self.suspected_leaks += 1
+        _LOG.warning(
+            "connection held for %.1f s (threshold %g s), suspected leak; checked out at %s",
+            held,
+            self.leak_threshold,
+            where,
+            extra={"event_name": "suspected_connection_leak", "held_seconds": held},
+        )
+
+    def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self._open[id(record)] = (time.monotonic(), _where())
+
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        key = id(record)
+        opened = self._open.pop(key, None)
+        if opened is None:
+            return
+        held = time.monotonic() - opened[0]
+        self._longest = max(self._longest, held)
+        if held > self.leak_threshold and key not in self._reported:
+            self._log_leak(held, opened[1])
+        self._reported.discard(key)
+
+    def _on_invalidate(self, dbapi_connection: Any, record: Any, exception: Any) -> None:
+        self.invalidated += 1
+
+
+def _where() -> str:
+    """The current task and the caller frames of its await chain, outside library code."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    if task is None:
+        return "outside any asyncio task"
+    frames: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(frames) < _MAX_FRAMES:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None and not any(part in frame.f_code.co_filename for part in _SKIPPED):
+            frames.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return f"task {task.get_name()!r}: " + (" <- ".join(reversed(frames)) or "no frames")

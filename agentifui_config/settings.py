@@ -1,0 +1,425 @@
+"""``EnvironmentSettings``: a service's whole configuration, read, validated and judged once.
+
+Values come from, in this order of precedence: arguments, environment
+variables, secret files (``<VAR>_FILE``), the ``.env`` file given to
+:func:`load_settings`, and the defaults. Field errors, cross-field rules and
+environment policies are collected and raised together as one
+:class:`~agentifui_config.errors.ConfigurationError` that names variables and
+never shows a secret.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import secrets
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Final
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from agentifui_config.database import DB_PREFIX, DatabaseConfig
+from agentifui_config.environment import Environment
+from agentifui_config.errors import (
+    ConfigurationError,
+    ErrorLocation,
+    Finding,
+    Severity,
+    findings_from_errors,
+    mask,
+    typo_findings,
+)
+from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+from agentifui_config.policies import evaluate
+from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources_for
+
+__all__ = [
+    "LOG_LEVELS",
+    "EnvironmentSettings",
+    "get_settings",
+    "load_settings",
+    "variable_names",
+]
+
+_LOG = logging.getLogger("agentifui_config")
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+"""The accepted ``LOG_LEVEL`` values, least to most severe."""
+
+_HTTP_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+_SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL"})
+
+# Names people often use for our variables, which a similarity score would miss.
+_COMMON_MISNAMES: Final[Mapping[str, str]] = {
+    "DB_USER": "DB_USERNAME",
+    "DB_PASS": "DB_PASSWORD",
+    "DB_NAME": "DB_DATABASE",
+}
+
+
+class EnvironmentSettings(BaseSettings):
+    """The configuration of a service, validated for the environment it runs in.
+
+    Construct it through :func:`load_settings` (fresh) or :func:`get_settings`
+    (cached). Each field is read from the upper-case variable of the same name;
+    :attr:`database` from the ``DB_*`` variables. ``repr()`` masks secrets.
+
+    Raises:
+        ConfigurationError: On construction, listing every finding at once.
+    """
+
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        validate_default=True,
+        env_file_encoding="utf-8",
+    )
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="development, staging or production (any case; dev, stage, prod).",
+    )
+    database: DatabaseConfig = Field(
+        default_factory=DatabaseConfig, description="The database, from the DB_* variables."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="Legacy single database URL; DB_* variables win over its parts."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        ["http://localhost:3000"],
+        description="Allowed origins: '*' or scheme://host[:port], comma-separated or JSON.",
+    )
+    cors_allow_credentials: bool = Field(True, description="Allow cookies and credentials.")
+    cors_allow_methods: Annotated[list[str], NoDecode] = Field(
+        ["*"], description="Allowed HTTP methods or '*', comma-separated or JSON."
+    )
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+        ["*"], description="Allowed request headers or '*', comma-separated or JSON."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Signing key; at least 32 characters outside development."
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
+        default_factory=dict, description="Flags as name=on,other=off or a JSON object."
+    )
+    debug: bool = Field(False, description="Debug mode; never in production.")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except (ValidationError, SettingsError, ConfigurationError) as exc:
+            findings = _findings_of(exc)
+            self._judge_defaulted(values, exc, findings)
+            raise _report(findings, values) from None
+        self._judge(values)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: Any,
+        env_settings: Any,
+        dotenv_settings: Any,
+        file_secret_settings: Any,
+    ) -> tuple[Any, ...]:
+        """Arguments, environment, ``<VAR>_FILE`` secret files, ``.env`` file, defaults.
+
+        ``DB_*`` variables from every source are gathered into :attr:`database`,
+        so a ``DB_HOST`` line in the ``.env`` file reaches it.
+        """
+        return (init_settings, *sources_for(settings_cls, dotenv_settings))
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _parse_environment(cls, value: object) -> Environment:
+        return Environment.parse(value if isinstance(value, Environment) else str(value))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: str | list[str]) -> list[str]:
+        return [_normalise_origin(o) for o in parse_list(value, variable="CORS_ORIGINS")]
+
+    @field_validator("cors_allow_methods", mode="before")
+    @classmethod
+    def _parse_methods(cls, value: str | list[str]) -> list[str]:
+        methods = [m.upper() for m in parse_list(value, variable="CORS_ALLOW_METHODS")]
+        unknown = [m for m in methods if m != "*" and m not in _HTTP_METHODS]
+        if unknown:
+            raise ConfigurationError(
+                f"{', '.join(unknown)} is not an HTTP method",
+                variable="CORS_ALLOW_METHODS",
+                remedy=f"use '*' or some of {', '.join(sorted(_HTTP_METHODS))}",
+            )
+        return methods
+
+    @field_validator("cors_allow_headers", mode="before")
+    @classmethod
+    def _parse_headers(cls, value: str | list[str]) -> list[str]:
+        return parse_list(value, variable="CORS_ALLOW_HEADERS")
+
+    @field_validator("feature_flags", mode="before")
+    @classmethod
+    def _parse_flags(cls, value: str | Mapping[str, object]) -> dict[str, bool]:
+        return parse_flags(value, variable="FEATURE_FLAGS")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _parse_log_level(cls, value: object) -> str:
+        level = str(value).strip().upper()
+        level = "WARNING" if level == "WARN" else level
+        if level not in LOG_LEVELS:
+            raise ConfigurationError(
+                f"unknown level {str(value)!r}",
+                variable="LOG_LEVEL",
+                remedy=f"use one of {', '.join(LOG_LEVELS)} (any case)",
+            )
+        return level
+
+    @field_validator("secret_key", mode="after")
+    @classmethod
+    def _default_secret_key(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is None and info.data.get("environment") is Environment.DEVELOPMENT:
+            return SecretStr(secrets.token_urlsafe(48))
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_database_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("database_url"):
+            return data
+        url = data["database_url"]
+        text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
+        explicit = data.get("database", {})
+        if isinstance(explicit, DatabaseConfig):
+            explicit = explicit.model_dump(include=explicit.model_fields_set)
+        return {**data, "database": {**parse_database_url(text), **explicit}}
+
+    @property
+    def secret_key_generated(self) -> bool:
+        """Whether :attr:`secret_key` was generated for this process (development only)."""
+        return self.secret_key is not None and "secret_key" not in self.model_fields_set
+
+    def is_enabled(self, flag: str) -> bool:
+        """Whether the feature flag *flag* is on; an unknown flag is off."""
+        return self.feature_flags.get(flag, False)
+
+    def _judge(self, values: Mapping[str, Any]) -> None:
+        """Apply the policies; raise every error at once, log the warnings."""
+        findings = evaluate(self) + _typos(values)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            raise _report(findings, values)
+        for finding in findings:
+            _log_finding(finding)
+        if self.database_url is not None:
+            _warn_legacy_url(self.database_url)
+
+    def _judge_defaulted(
+        self, values: dict[str, Any], exc: Exception, findings: list[Finding]
+    ) -> None:
+        """Validate again with the failing fields at their defaults, to find policy problems too."""
+        if not isinstance(exc, ValidationError):
+            return
+        retry = _with_defaults(values, [tuple(e["loc"]) for e in exc.errors()])
+        try:
+            super().__init__(**retry)
+        except (ValidationError, SettingsError, ConfigurationError):
+            return
+        seen = {f.variable for f in findings}
+        findings.extend(f for f in evaluate(self) if f.variable not in seen)
+
+
+def _variable(loc: ErrorLocation) -> str:
+    """The environment variable behind an error location in EnvironmentSettings."""
+    if not loc:
+        return "configuration"
+    if loc[0] == "database" and len(loc) > 1:
+        return DB_PREFIX + str(loc[1]).upper()
+    return str(loc[0]).upper()
+
+
+def _remedies() -> dict[str, str]:
+    remedies = {
+        DB_PREFIX + name.upper(): field.description or ""
+        for name, field in DatabaseConfig.model_fields.items()
+    }
+    for name, field in EnvironmentSettings.model_fields.items():
+        remedies[name.upper()] = field.description or ""
+    return remedies
+
+
+def _findings_of(exc: Exception) -> list[Finding]:
+    if isinstance(exc, ConfigurationError):
+        return list(exc.findings)
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        return findings_from_errors(errors, _variable, _SECRET_VARIABLES, _remedies())
+    return [Finding("configuration", "a value could not be decoded", str(exc))]
+
+
+def _with_defaults(values: dict[str, Any], locations: list[ErrorLocation]) -> dict[str, Any]:
+    """*values* with each failing field set back to its default (nested ``database`` too)."""
+    retry = dict(values)
+    database: dict[str, Any] = {}
+    for loc in locations:
+        if not loc:
+            retry["database_url"] = None
+        elif loc[0] == "database" and len(loc) > 1 and loc[1] in DatabaseConfig.model_fields:
+            database[str(loc[1])] = DatabaseConfig.model_fields[str(loc[1])].get_default(
+                call_default_factory=True
+            )
+        elif loc[0] in EnvironmentSettings.model_fields:
+            field = EnvironmentSettings.model_fields[str(loc[0])]
+            retry[str(loc[0])] = field.get_default(call_default_factory=True)
+    if database and not isinstance(retry.get("database"), DatabaseConfig):
+        retry["database"] = {**retry.get("database", {}), **database}
+    return retry
+
+
+def variable_names() -> tuple[str, ...]:
+    """Every environment variable the settings read, in schema order."""
+    top = [name.upper() for name in EnvironmentSettings.model_fields if name != "database"]
+    db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
+    files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
+    return (*top, *db, *files)
+
+
+def _present_variables(values: Mapping[str, Any]) -> set[str]:
+    """Names of the variables set in the environment and the ``.env`` file, upper-cased."""
+    names = {name.upper() for name in os.environ}
+    env_file = values.get("_env_file")
+    if isinstance(env_file, str | os.PathLike) and Path(env_file).is_file():
+        from dotenv import dotenv_values  # noqa: PLC0415 - only when a .env file is given
+
+        names.update(name.upper() for name in dotenv_values(env_file))
+    return names
+
+
+def _typos(values: Mapping[str, Any]) -> list[Finding]:
+    present = _present_variables(values)
+    known = variable_names()
+    missing = {name: name not in present for name in known}
+    findings = typo_findings(present - set(_COMMON_MISNAMES), known, missing)
+    findings += [
+        Finding(
+            name,
+            "is not a variable agentifui-config reads",
+            f"did you mean {meant}?",
+            Severity.ERROR if missing[meant] else Severity.WARNING,
+            rule="unknown-variable",
+        )
+        for name, meant in _COMMON_MISNAMES.items()
+        if name in present
+    ]
+    return findings
+
+
+def _report(findings: list[Finding], values: Mapping[str, Any]) -> ConfigurationError:
+    """One error for everything found, typo hints included, errors before warnings."""
+    known = {f.variable for f in findings}
+    extra = [f for f in _typos(values) if f.variable not in known]
+    ordered = sorted([*findings, *extra], key=lambda f: f.severity is not Severity.ERROR)
+    return ConfigurationError(ordered)
+
+
+def _log_finding(finding: Finding) -> None:
+    _LOG.warning(
+        "%s",
+        finding,
+        extra={
+            "event_name": "configuration_warning",
+            "rule": finding.rule,
+            "variable": finding.variable,
+        },
+    )
+
+
+def _warn_legacy_url(url: SecretStr) -> None:
+    lines = replacement_lines(url.get_secret_value())
+    text = "DATABASE_URL is deprecated; replace it with:\n" + "\n".join(
+        f"  {line}" for line in lines
+    )
+    _LOG.warning(text, extra={"event_name": "legacy_database_url", "replacement": lines})
+    warnings.warn(text, DeprecationWarning, stacklevel=5)
+
+
+def replacement_lines(url: str, *, show_password: bool = False) -> list[str]:
+    """The ``DB_*`` lines equivalent to a legacy ``DATABASE_URL``, password masked unless asked.
+
+    Raises:
+        ConfigurationError: The URL is not a PostgreSQL URL.
+    """
+    lines = []
+    for name, value in parse_database_url(url).items():
+        lines.append(f"{DB_PREFIX}{name.upper()}={_env_value(name, value, show_password)}")
+    return lines
+
+
+def _env_value(name: str, value: object, show_password: bool) -> str:
+    if name == "password" and not show_password:
+        return mask(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _normalise_origin(origin: str) -> str:
+    if origin == "*":
+        return origin
+    parts = urlsplit(origin)
+    valid = (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username or parts.password)
+    )
+    try:
+        port = parts.port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"{origin!r} is not an origin",
+            variable="CORS_ORIGINS",
+            remedy="give '*' or scheme://host[:port] with http or https and no path",
+        )
+    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None, **overrides: Any
+) -> EnvironmentSettings:
+    """Read, validate and judge the configuration; a fresh instance on every call.
+
+    Args:
+        env_file: A ``.env`` file to read below the environment in precedence;
+            a missing file is ignored.
+        **overrides: Field values that win over every source (``environment=``,
+            ``database=``, ...).
+
+    Raises:
+        ConfigurationError: Every problem found, in one report.
+    """
+    return EnvironmentSettings(_env_file=env_file, **overrides)
+
+
+@functools.cache
+def get_settings() -> EnvironmentSettings:
+    """The process's settings, loaded once; ``get_settings.cache_clear()`` forgets them.
+
+    Raises:
+        ConfigurationError: Every problem found, in one report.
+    """
+    return load_settings()
