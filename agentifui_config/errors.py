@@ -102,6 +102,10 @@ class ConfigurationError(ValueError):
         """The variables named by the findings, in report order, without repeats."""
         return tuple(dict.fromkeys(f.variable for f in self.findings))
 
+    def __reduce__(self) -> tuple[type[ConfigurationError], tuple[list[Finding]]]:
+        # The default would rebuild from the rendered message, losing the findings.
+        return type(self), (list(self.findings),)
+
     def _render(self) -> str:
         if len(self.findings) == 1:
             return str(self.findings[0])
@@ -204,7 +208,7 @@ _EXPECTATIONS: Final[Mapping[str, str]] = {
     "greater_than": "must be greater than {gt}",
     "less_than_equal": "must be at most {le}",
     "less_than": "must be less than {lt}",
-    "string_too_short": "must not be empty",
+    "string_too_short": "must be at least {min_length} characters long",
     "string_type": "expected text",
     "enum": "expected one of {expected}",
     "literal_error": "expected one of {expected}",
@@ -248,7 +252,9 @@ def findings_from_errors(
             continue
         message = _describe(error, cause)
         shown = error.get("input")
-        if name not in secret_variables and cause is None and isinstance(shown, str | int | float):
+        if name in secret_variables:
+            message = scrub(message, [str(shown)] if isinstance(shown, str | int | float) else [])
+        elif cause is None and isinstance(shown, str | int | float):
             message = f"{message}, got {shown!r}"
         findings.append(Finding(name, message, (remedies or {}).get(name, "")))
     return findings
@@ -257,7 +263,10 @@ def findings_from_errors(
 def _describe(error: Mapping[str, Any], cause: object) -> str:
     if cause is not None:
         return str(cause)
-    template = _EXPECTATIONS.get(str(error.get("type")))
+    kind = str(error.get("type"))
+    if kind == "string_too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+        return "must not be empty"
+    template = _EXPECTATIONS.get(kind)
     if template is None:
         return str(error.get("msg", "is invalid"))
     try:

@@ -1,0 +1,394 @@
+"""PostgreSQL servers and throwaway databases for test runs, independent of pytest.
+
+A test run gets its server from ``AGENTIFUI_TEST_DATABASE_URL`` when that is
+set (any ``postgresql://`` URL; its database is the admin database new
+databases are created from), or else starts a throwaway PostgreSQL from the
+``pgserver`` package (extra ``embedded``) in a temporary directory, and removes
+it at the end. On that server it creates databases named
+``agentifui_test_<hex>``, and drops only databases named so: nothing else on a
+developer's server is touched.
+
+Example:
+    >>> with postgres_server() as server, temporary_database(server) as config:  # doctest: +SKIP
+    ...     engine = create_async_engine(config.sqlalchemy_url)
+
+The functions are synchronous, for fixtures that run at session start; each
+runs asyncpg on a private event loop in a worker thread, so it works whether or
+not the calling thread has an event loop running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+import asyncpg
+from pydantic import SecretStr  # noqa: TC002 - pydantic reads annotations at run time
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.dialects.postgresql.base import PGDialect
+
+from agentifui_config.database import DatabaseConfig
+from agentifui_config.errors import ConfigurationError, scrub
+from agentifui_config.parsing import parse_database_url
+from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = [
+    "DATABASE_PREFIX",
+    "URL_VARIABLE",
+    "PostgresServer",
+    "PostgresUnavailableError",
+    "StopMode",
+    "create_database",
+    "drop_database",
+    "postgres_server",
+    "start_server",
+    "temporary_database",
+]
+
+URL_VARIABLE: Final = "AGENTIFUI_TEST_DATABASE_URL"
+"""The environment variable naming the PostgreSQL server tests run against."""
+
+DATABASE_PREFIX: Final = "agentifui_test_"
+"""The prefix of every database created here; only databases named so are ever dropped."""
+
+_REMEDY: Final = (
+    f"set {URL_VARIABLE}=postgresql://user@host:5432/postgres to use a server you run, "
+    "or pip install 'agentifui-config[embedded]' to start a throwaway one"
+)
+_URL_REMEDY: Final = (
+    "start that server or correct the URL, or unset the variable to start a throwaway server "
+    "(pip install 'agentifui-config[embedded]')"
+)
+_MIN_SERVER_VERSION: Final = 13  # DROP DATABASE ... WITH (FORCE)
+_MAX_IDENTIFIER_BYTES: Final = 63  # PostgreSQL silently truncates longer names
+_COMMAND_TIMEOUT: Final = 60.0  # seconds for CREATE/DROP DATABASE
+
+# SQLAlchemy quotes identifiers for PostgreSQL (doubling embedded quotes); its
+# dialect constructor carries no annotations.
+_PREPARER: Final = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]
+
+_T = TypeVar("_T")
+
+
+class PostgresUnavailableError(ConfigurationError):
+    """No PostgreSQL server can be provided; the message says how to get one."""
+
+
+class _RunEnvironment(BaseSettings):
+    """The test-run variables, read from the environment only (no ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTIFUI_TEST_", extra="ignore")
+
+    database_url: SecretStr | None = None
+
+
+class PostgresServer:
+    """A PostgreSQL server tests create their databases on.
+
+    Built from the admin database's configuration for a server someone else
+    runs; :func:`start_server` also builds the embedded kind, which this object
+    owns and can :meth:`stop` and :meth:`start`. ``repr()`` masks the password.
+
+    Args:
+        admin: How to reach the database new databases are created from.
+    """
+
+    __slots__ = ("_admin", "_embedded")
+
+    def __init__(self, admin: DatabaseConfig) -> None:
+        self._admin = admin
+        self._embedded: EmbeddedPostgres | None = None
+
+    @classmethod
+    def _owning(cls, embedded: EmbeddedPostgres) -> Self:
+        server = cls(DatabaseConfig(host="127.0.0.1", port=embedded.port, username="postgres"))
+        server._embedded = embedded
+        return server
+
+    @property
+    def admin(self) -> DatabaseConfig:
+        """The configuration of the admin database (``postgres`` on the embedded server)."""
+        return self._admin
+
+    @property
+    def admin_url(self) -> URL:
+        """The admin database's URL, password included (its ``repr()`` masks it)."""
+        return self._admin.sqlalchemy_url
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this is a throwaway server started here rather than one named by URL."""
+        return self._embedded is not None
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The embedded server's data directory (its log is ``log`` in it), else ``None``."""
+        return self._embedded.pgdata if self._embedded else None
+
+    @property
+    def socket_dir(self) -> Path | None:
+        """The directory of the embedded server's unix socket, else ``None``."""
+        return self._embedded.socket_dir if self._embedded else None
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the embedded server is running; always true for a server not owned here."""
+        return self._embedded.running if self._embedded else True
+
+    def stop(self, *, mode: StopMode = "fast") -> None:
+        """Stop the embedded server, keeping its data, address and port for :meth:`start`.
+
+        Args:
+            mode: ``"fast"`` for a clean shutdown, ``"immediate"`` for a crash-like abort.
+
+        Raises:
+            PostgresUnavailableError: The server is not embedded, so not ours to stop.
+            subprocess.CalledProcessError: ``pg_ctl`` failed; the server log is in
+                :attr:`data_dir`.
+        """
+        self._owned("stop").stop(mode)
+
+    def start(self) -> None:
+        """Start the stopped embedded server again, on the same port and data.
+
+        Raises:
+            PostgresUnavailableError: The server is not embedded, so not ours to start.
+            subprocess.CalledProcessError: ``pg_ctl`` failed (for example the
+                port was taken meanwhile); the server log is in :attr:`data_dir`.
+        """
+        self._owned("start").start()
+
+    def close(self) -> None:
+        """Stop the embedded server and remove its directory; nothing for a server not owned."""
+        if self._embedded is not None:
+            self._embedded.close()
+
+    def _owned(self, action: str) -> EmbeddedPostgres:
+        if self._embedded is None:
+            raise PostgresUnavailableError(
+                f"names a server not started here, so {action}() cannot control it",
+                variable=URL_VARIABLE,
+                remedy="unset it to run this against a throwaway embedded server "
+                "(pip install 'agentifui-config[embedded]'), or skip when not server.embedded",
+            )
+        return self._embedded
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresServer({self._admin.masked_url!r}, embedded={self.embedded})"
+
+
+def start_server() -> PostgresServer:
+    """Provide the PostgreSQL server for a test run; the caller must ``close()`` it.
+
+    ``AGENTIFUI_TEST_DATABASE_URL`` wins when set and not empty; otherwise a
+    throwaway server starts from ``pgserver`` in a temporary directory,
+    listening on a free port of 127.0.0.1 and on a unix socket.
+
+    Raises:
+        PostgresUnavailableError: The URL is malformed or its server cannot be
+            reached, or, without the URL, pgserver is missing or failed to start,
+            or the server is older than PostgreSQL 13; the message never shows a
+            password.
+    """
+    url = _RunEnvironment().database_url
+    if url is not None and url.get_secret_value().strip():
+        server = PostgresServer(_config_from_url(url.get_secret_value()))
+    else:
+        server = PostgresServer._owning(_start_embedded())
+    try:
+        _check_server(server)
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """Provide the PostgreSQL server for a test run, as :func:`start_server`, closed on exit.
+
+    Raises:
+        PostgresUnavailableError: No server can be provided; see :func:`start_server`.
+    """
+    with start_server() as server:
+        yield server
+
+
+def create_database(server: PostgresServer, name: str | None = None) -> DatabaseConfig:
+    """Create an empty database on *server* and return its configuration.
+
+    The database is copied from ``template0``, so it holds no tables even when
+    the server's ``template1`` does.
+
+    Args:
+        server: The server to create it on.
+        name: Its name, which must start with ``agentifui_test_``; by default
+            ``agentifui_test_`` and 12 random hex digits.
+
+    Returns:
+        The admin configuration with the database replaced by the new one.
+
+    Raises:
+        ConfigurationError: *name* does not start with the prefix or is too long.
+        asyncpg.PostgresError: The server refused, for example because the name is taken.
+    """
+    name = _database_name(name)
+    _run(lambda: _execute(server.admin, f"CREATE DATABASE {_quote(name)} TEMPLATE template0"))
+    return server.admin.model_copy(update={"database": name})
+
+
+def drop_database(server: PostgresServer, name: str) -> None:
+    """Drop a database created by :func:`create_database`, disconnecting its clients.
+
+    Dropping a database that no longer exists is not an error.
+
+    Raises:
+        ConfigurationError: *name* does not start with ``agentifui_test_``: only
+            databases created here are ever dropped.
+    """
+    _check_name(name)
+    _run(lambda: _execute(server.admin, f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
+
+
+@contextlib.contextmanager
+def temporary_database(server: PostgresServer, name: str | None = None) -> Iterator[DatabaseConfig]:
+    """Create a database as :func:`create_database` and drop it on exit.
+
+    It is not dropped when the embedded server is stopped at exit: the whole
+    server directory goes away with :meth:`PostgresServer.close`.
+    """
+    config = create_database(server, name)
+    try:
+        yield config
+    finally:
+        if server.is_running:
+            drop_database(server, config.database)
+
+
+def _config_from_url(url: str) -> DatabaseConfig:
+    parse_database_url(url, variable=URL_VARIABLE)
+    try:
+        return DatabaseConfig.from_url(url)
+    except ConfigurationError as exc:
+        findings = [dataclasses.replace(f, variable=URL_VARIABLE) for f in exc.findings]
+        raise PostgresUnavailableError(findings) from None
+
+
+def _check_server(server: PostgresServer) -> None:
+    admin = server.admin
+    if server.embedded:
+        where, remedy = f"is not set, and the embedded server at {admin.masked_url}", _REMEDY
+    else:
+        where, remedy = f"names {admin.masked_url}, which", _URL_REMEDY
+    try:
+        version = _run(lambda: _server_version(admin))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = scrub(str(exc) or type(exc).__name__, [admin.password.get_secret_value()])
+        raise PostgresUnavailableError(
+            f"{where} cannot be reached: {reason}", variable=URL_VARIABLE, remedy=remedy
+        ) from None
+    if version < _MIN_SERVER_VERSION:
+        raise PostgresUnavailableError(
+            f"{where} runs PostgreSQL {version}; tests need {_MIN_SERVER_VERSION} or newer",
+            variable=URL_VARIABLE,
+            remedy=remedy,
+        )
+
+
+def _database_name(name: str | None) -> str:
+    if name is None:
+        return DATABASE_PREFIX + secrets.token_hex(6)
+    _check_name(name)
+    if len(name.encode()) > _MAX_IDENTIFIER_BYTES or "\x00" in name:
+        raise ConfigurationError(
+            f"database name {name!r} is not a PostgreSQL identifier",
+            variable="name",
+            remedy=f"use at most {_MAX_IDENTIFIER_BYTES} bytes and no NUL character",
+        )
+    return name
+
+
+def _check_name(name: str) -> None:
+    if not name.startswith(DATABASE_PREFIX):
+        raise ConfigurationError(
+            f"database name {name!r} does not start with {DATABASE_PREFIX!r}",
+            variable="name",
+            remedy="only databases created for tests are created or dropped here; "
+            f"start the name with {DATABASE_PREFIX!r}",
+        )
+
+
+def _quote(name: str) -> str:
+    return _PREPARER.quote_identifier(name)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run *work* on a private event loop in a worker thread and return its result.
+
+    The worker thread keeps the caller's thread untouched: ``asyncio.run()``
+    there would fail inside a running loop, and outside one it would reset the
+    thread's current event loop, which pytest-asyncio may hold.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentifui-testing") as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
+
+
+async def _connect(config: DatabaseConfig) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        host=config.host,
+        port=config.port,
+        user=config.username,
+        password=config.password.get_secret_value() or None,
+        database=config.database,
+        ssl=config.ssl_mode.value if config.ssl_mode else None,
+        timeout=config.connect_timeout,
+        command_timeout=_COMMAND_TIMEOUT,
+    )
+
+
+async def _execute(config: DatabaseConfig, statement: str) -> None:
+    connection = await _connect(config)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close(timeout=_COMMAND_TIMEOUT)
+
+
+async def _server_version(config: DatabaseConfig) -> int:
+    connection = await _connect(config)
+    try:
+        return connection.get_server_version().major
+    finally:
+        await connection.close(timeout=_COMMAND_TIMEOUT)
+
+
+def _start_embedded() -> EmbeddedPostgres:
+    try:
+        return EmbeddedPostgres.start_new()
+    except ImportError as exc:
+        raise PostgresUnavailableError(
+            f"is not set and pgserver cannot be imported ({exc})",
+            variable=URL_VARIABLE,
+            remedy=_REMEDY,
+        ) from None
+    except EmbeddedStartError as exc:
+        raise PostgresUnavailableError(
+            f"is not set and the embedded PostgreSQL (pgserver) failed to start: {exc}",
+            variable=URL_VARIABLE,
+            remedy=_REMEDY,
+        ) from exc

@@ -1,0 +1,113 @@
+"""Development sessions: ``nox`` runs lint, typecheck and tests; ``nox -s demo`` shows the settings.
+
+Each session builds its own virtualenv under ``.nox/`` from the interpreter that
+runs nox (``--force-python 3.12`` picks another), so a fresh checkout needs
+nothing but nox itself. Tool versions come from the ``dev`` extra in
+``pyproject.toml``, the one place they are pinned.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+# virtualenv comes with nox, and unlike venv it works on a Debian python3 without
+# python3-venv; `--default-venv-backend uv` still picks uv where it is installed.
+nox.options.default_venv_backend = "virtualenv"
+# A tool missing from the session's virtualenv must fail, not fall back to a global copy.
+nox.options.error_on_external_run = True
+
+_PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+# What the demo reads: a plausible service configuration. The password carries
+# "@" and "/" to show that the URL is composed safely and masked in the output.
+_DEMO_ENV = {
+    "ENVIRONMENT": "development",
+    "DB_HOST": "db.internal",
+    "DB_PORT": "5432",
+    "DB_USERNAME": "app",
+    "DB_PASSWORD": "s3cr@t/pass",
+    "DB_DATABASE": "app",
+    "CORS_ORIGINS": "http://localhost:3000,http://localhost:5173",
+    "SECRET_KEY": "demo-only-secret-key-0123456789abcdef",
+    "LOG_LEVEL": "INFO",
+    "FEATURE_FLAGS": "new_dashboard,beta_search",
+}
+
+# The same service misconfigured for production: a misspelt DB_HOST, a port that
+# is not a number, a short secret key, CORS open to every origin. The demo shows
+# that all of it is reported at once, and that no secret value is printed.
+_BROKEN_ENV = {
+    **{name: value for name, value in _DEMO_ENV.items() if name != "DB_HOST"},
+    "ENVIRONMENT": "production",
+    "DB_HSOT": "db.internal",
+    "DB_PORT": "54e2",
+    "SECRET_KEY": "changeme",
+    "CORS_ORIGINS": "*",
+}
+
+
+def _dev_requirements(*names: str) -> list[str]:
+    """Return the ``dev`` extra's requirement strings for the distributions *names*."""
+    wanted = {name.lower() for name in names}
+    found = [
+        requirement
+        for requirement in _PYPROJECT["project"]["optional-dependencies"]["dev"]
+        if re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower() in wanted
+    ]
+    if len(found) != len(wanted):
+        msg = f"pyproject.toml's dev extra lacks one of {sorted(wanted)}"
+        raise RuntimeError(msg)
+    return found
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite under branch coverage; ``nox -s tests -- ARGS`` passes ARGS to pytest.
+
+    Without PostgreSQL on the machine the suite starts its own throwaway server
+    (the ``embedded`` extra); ``AGENTIFUI_TEST_DATABASE_URL`` points it at an
+    existing one instead. The coverage threshold (``fail_under`` in
+    ``pyproject.toml``) binds full runs only: arguments may select a subset.
+    """
+    session.install("-e", ".[all]")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    if session.posargs:
+        session.log("pytest was given arguments: coverage is reported, not held to its threshold")
+        session.run("coverage", "report", "--fail-under=0")
+    else:
+        session.run("coverage", "report")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff, and the import layers with import-linter."""
+    session.install(*_dev_requirements("ruff", "import-linter"))
+    session.run("ruff", "check", *session.posargs, ".")
+    session.run("ruff", "format", "--check", ".")
+    # import-linter finds the package in the working directory; it needs no install.
+    # --no-cache: the cache would be left behind as an untracked directory.
+    session.run("lint-imports", "--no-cache", "--no-logo")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package and its tests with ``mypy --strict``."""
+    session.install("-e", ".[all]")
+    session.run("mypy", "--strict", "agentifui_config", "tests", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Print a sample configuration, secrets masked, then the report that refuses a broken one."""
+    session.install("-e", ".")
+    session.log("A sample development configuration, as load_settings() reads it:")
+    session.run("python", "examples/demo_settings.py", env=_DEMO_ENV)
+    session.log("The same service misconfigured for production is refused with one report:")
+    # Exit status 1 is the refusal the demo is there to show; 0 would mean it was accepted.
+    session.run("python", "examples/demo_settings.py", env=_BROKEN_ENV, success_codes=[1])
