@@ -14,13 +14,14 @@ import ipaddress
 import pkgutil
 import re
 from typing import Any, Final, Self
+from urllib.parse import quote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
-from agentifui_config.parsing import DEFAULT_DRIVER, parse_database_url
+from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
 
 __all__ = ["DB_PREFIX", "URL_FIELDS", "DatabaseConfig", "SSLMode", "installed_async_drivers"]
 
@@ -33,6 +34,9 @@ URL_FIELDS: Final = frozenset(
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
 _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+# What a masked URL shows for a secret; SQLAlchemy masks the password the same way.
+_URL_MASK: Final = "***"
 
 
 class SSLMode(enum.StrEnum):
@@ -115,8 +119,23 @@ class DatabaseConfig(BaseModel):
     @field_validator("username", "database")
     @classmethod
     def _check_not_blank(cls, value: str) -> str:
-        if not value.strip():
+        # Stripped like the host: surrounding spaces are an accident of quoting,
+        # and a trailing one would not survive the URL (parsers strip it).
+        name = value.strip()
+        if not name:
             raise ValueError("must not be blank")
+        return name
+
+    @field_validator("options")
+    @classmethod
+    def _check_options(cls, value: dict[str, str]) -> dict[str, str]:
+        # Option values are not shown: an option such as sslpassword is a secret.
+        for key, option in value.items():
+            if key in URL_QUERY_FIELDS:
+                field = URL_QUERY_FIELDS[key]
+                raise ValueError(f"option {key!r} is a setting of its own: set {field} instead")
+            if not key or not option:
+                raise ValueError(f"option {key!r} needs a name and a non-empty value")
         return value
 
     @field_validator("driver")
@@ -183,8 +202,12 @@ class DatabaseConfig(BaseModel):
 
     @property
     def masked_url(self) -> str:
-        """The connection URL with the password replaced by a mask, safe to log."""
-        return self.sqlalchemy_url.render_as_string(hide_password=True)
+        """The connection URL with the password (and any ``*password*`` option) masked."""
+        url = self.sqlalchemy_url
+        hidden = {key: _URL_MASK for key in url.query if "password" in key.lower()}
+        text = url.update_query_dict(hidden).render_as_string(hide_password=True)
+        # The query is percent-encoded; show the mask as the password's is shown.
+        return text.replace(f"={quote_plus(_URL_MASK)}", f"={_URL_MASK}") if hidden else text
 
     @property
     def connection_info(self) -> dict[str, str | int]:

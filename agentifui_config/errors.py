@@ -13,6 +13,7 @@ import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "UNNAMED",
@@ -59,7 +60,8 @@ class Finding:
 
     def __str__(self) -> str:
         line = f"{self.variable}: {self.message}"
-        return f"{line} - {self.remedy}" if self.remedy else line
+        line = f"{line} - {self.remedy}" if self.remedy else line
+        return f"{line} (warning)" if self.severity is Severity.WARNING else line
 
 
 class ConfigurationError(ValueError):
@@ -89,6 +91,8 @@ class ConfigurationError(ValueError):
     ) -> None:
         if isinstance(findings, str):
             findings = [Finding(variable or "configuration", findings, remedy)]
+        if not findings:
+            raise ValueError("a ConfigurationError needs at least one finding")
         self.findings = tuple(findings)
         super().__init__(self._render())
 
@@ -124,17 +128,24 @@ def _plural(count: int, noun: str) -> str:
 
 
 def mask(value: object) -> str:
-    """Return the placeholder shown instead of a secret value (empty stays visibly empty)."""
-    return _MASK if value not in (None, "") else "''"
+    """Return the placeholder shown instead of a secret value (empty stays visibly empty).
+
+    *value* may be a plain value or a pydantic ``SecretStr``.
+    """
+    reveal = getattr(value, "get_secret_value", None)
+    plain = reveal() if callable(reveal) else value
+    return _MASK if plain not in (None, "") else "''"
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each non-empty secret in *text* with a mask.
 
     Longer secrets are replaced first, so a secret that contains another is not
-    left half visible.
+    left half visible. The percent-encoded forms are replaced too, since that is
+    how a password appears inside a URL.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    forms = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
+    for secret in sorted(forms, key=len, reverse=True):
         text = text.replace(secret, _MASK)
     return text
 
@@ -253,7 +264,8 @@ def findings_from_errors(
         message = _describe(error, cause)
         shown = error.get("input")
         if name in secret_variables:
-            message = scrub(message, [str(shown)] if isinstance(shown, str | int | float) else [])
+            if cause is not None and isinstance(shown, str | int | float):
+                message = scrub(message, [str(shown)])
         elif cause is None and isinstance(shown, str | int | float):
             message = f"{message}, got {shown!r}"
         findings.append(Finding(name, message, (remedies or {}).get(name, "")))

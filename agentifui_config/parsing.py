@@ -9,16 +9,18 @@ echoes a database URL, since it may hold a password.
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Final, TypedDict
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.errors import UNNAMED, ConfigurationError
 
 __all__ = [
     "DEFAULT_DRIVER",
+    "URL_QUERY_FIELDS",
     "DatabaseURLParts",
     "parse_bool",
     "parse_database_url",
@@ -33,17 +35,32 @@ _TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off"})
 _BOOL_WORDS: Final = "true/false, 1/0, yes/no or on/off"
 
+# Values echoed in messages are cut short: an operator needs to recognise the
+# value, not to read a megabyte of it back (nor a nested one deep enough to
+# exhaust the recursion limit of repr()).
+_SHORT: Final = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+
 # Schemes that mean "PostgreSQL with the default driver".
 _PLAIN_SCHEMES: Final = frozenset({"postgres", "postgresql"})
 
-# Query options of a URL that become DatabaseConfig fields, with their converters.
-_QUERY_FIELDS: Final[Mapping[str, str]] = {
+URL_QUERY_FIELDS: Final[Mapping[str, str]] = {
+    "host": "host",
+    "user": "username",
+    "password": "password",
     "sslmode": "ssl_mode",
     "ssl": "ssl_mode",
     "application_name": "application_name",
     "connect_timeout": "connect_timeout",
     "statement_timeout": "statement_timeout",
 }
+"""The URL query options that set a :class:`DatabaseConfig` field, and the field each sets.
+
+libpq and asyncpg accept ``?host=``, ``?user=`` and ``?password=`` as well as
+the parts before the path; a password given that way is still a password, never
+an option shown in a masked URL.
+"""
+
 _NUMERIC_FIELDS: Final = frozenset({"connect_timeout", "statement_timeout"})
 
 
@@ -67,7 +84,7 @@ class DatabaseURLParts(TypedDict, total=False):
     options: dict[str, str]
 
 
-def parse_bool(value: str | bool, *, variable: str = "value") -> bool:
+def parse_bool(value: str | bool, *, variable: str = UNNAMED) -> bool:
     """Read a boolean written as true/false, 1/0, yes/no or on/off, in any case.
 
     Raises:
@@ -81,11 +98,13 @@ def parse_bool(value: str | bool, *, variable: str = "value") -> bool:
     if word in _FALSE:
         return False
     raise ConfigurationError(
-        f"expected a boolean, got {value!r}", variable=variable, remedy=f"use {_BOOL_WORDS}"
+        f"expected a boolean, got {_SHORT.repr(value)}",
+        variable=variable,
+        remedy=f"use {_BOOL_WORDS}",
     )
 
 
-def parse_list(value: str | Sequence[str] | None, *, variable: str = "value") -> list[str]:
+def parse_list(value: str | Sequence[str] | None, *, variable: str = UNNAMED) -> list[str]:
     """Read a list given as a JSON array or as comma-separated values.
 
     Items are stripped of surrounding whitespace and empty items are dropped, so
@@ -108,10 +127,7 @@ def parse_list(value: str | Sequence[str] | None, *, variable: str = "value") ->
 
 
 def _json_array(text: str, variable: str) -> list[object]:
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError:
-        loaded = None
+    loaded = _json_loads(text)
     if not isinstance(loaded, list):
         raise ConfigurationError(
             "starts with '[' but is not a valid JSON array",
@@ -121,12 +137,25 @@ def _json_array(text: str, variable: str) -> list[object]:
     return loaded
 
 
+def _json_loads(text: str) -> object:
+    """The JSON value in *text*, or ``None`` when it is not JSON.
+
+    Besides :class:`json.JSONDecodeError`, deep nesting raises
+    :class:`RecursionError` and a number longer than Python's integer digit
+    limit raises a plain :class:`ValueError`: both mean "not a usable value".
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _clean_items(items: Sequence[object], variable: str) -> list[str]:
     cleaned = []
     for item in items:
         if not isinstance(item, str):
             raise ConfigurationError(
-                f"list items must be strings, got {item!r}",
+                f"list items must be strings, got {_SHORT.repr(item)}",
                 variable=variable,
                 remedy="quote every item of the JSON array",
             )
@@ -160,10 +189,7 @@ def parse_flags(
 
 
 def _json_object(text: str, variable: str) -> dict[str, object]:
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError:
-        loaded = None
+    loaded = _json_loads(text)
     if not isinstance(loaded, dict):
         raise ConfigurationError(
             "starts with '{' but is not a valid JSON object",
@@ -198,7 +224,8 @@ def _flag_value(name: str, raw: object, variable: str) -> bool:
     if isinstance(raw, int | str) and str(raw).strip().lower() in _TRUE | _FALSE:
         return str(raw).strip().lower() in _TRUE
     raise ConfigurationError(
-        f"flag {str(name).strip()!r} has value {raw!r}, which is not a boolean",
+        f"flag {_SHORT.repr(str(name).strip())} has value {_SHORT.repr(raw)}, "
+        "which is not a boolean",
         variable=variable,
         remedy=f"give it {_BOOL_WORDS}",
     )
@@ -210,9 +237,11 @@ def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseU
     ``postgres://`` and ``postgresql://`` get the default async driver;
     ``postgresql+<driver>://`` keeps its driver. User name and password are
     percent-decoded. A unix-socket directory travels as ``?host=/path``.
-    ``sslmode`` (or ``ssl``), ``application_name``, ``connect_timeout`` and
-    ``statement_timeout`` become fields; other query options are kept in
-    ``options``. Error messages never repeat the URL, which may hold a password.
+    The query options in :data:`URL_QUERY_FIELDS` (``sslmode`` or ``ssl``,
+    ``application_name``, ``connect_timeout``, ``statement_timeout``, and
+    ``host``, ``user`` or ``password`` when the URL does not give them before
+    the path) become fields; other query options are kept in ``options``.
+    Error messages never repeat the URL, which may hold a password.
 
     Raises:
         ConfigurationError: The value is not a PostgreSQL URL, or a part of it
@@ -225,6 +254,8 @@ def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseU
             variable=variable,
             remedy="give postgresql://user:password@host:5432/database",
         )
+    if _has_stray_at(text):
+        raise _unencoded_at(variable)
     try:
         parsed = make_url(text)
     except (ArgumentError, ValueError):
@@ -236,16 +267,33 @@ def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseU
         ) from None
     parts = DatabaseURLParts(driver=_driver(parsed.drivername, variable))
     if parsed.host and "@" in parsed.host:
-        raise ConfigurationError(
-            "the password or user name contains an unencoded '@'",
-            variable=variable,
-            remedy="percent-encode it as %40 (and '/' as %2F, ':' as %3A)",
-        )
+        raise _unencoded_at(variable)
     _copy_target(parsed.username, parsed.password, parsed.host, parsed.database, parts)
     if parsed.port is not None:
         parts["port"] = _port(parsed.port, variable)
     _read_query(parsed.query, parts, variable)
     return parts
+
+
+def _unencoded_at(variable: str) -> ConfigurationError:
+    return ConfigurationError(
+        "the password or user name contains an unencoded '@'",
+        variable=variable,
+        remedy="percent-encode it as %40 (and '/' as %2F, ':' as %3A)",
+    )
+
+
+def _has_stray_at(text: str) -> bool:
+    """Whether a second ``@`` follows the one that ends the user name and password.
+
+    A composed URL escapes ``@`` everywhere before the query except there, so a
+    second raw one means an unencoded password, which SQLAlchemy would split at
+    the first ``@``: the rest of the password would become the host or, after a
+    ``/``, the database name, shown in every log line.
+    """
+    _, _, rest = text.partition("://")
+    _, at, after = rest.partition("@")
+    return bool(at) and "@" in after.partition("?")[0]
 
 
 def _driver(scheme: str, variable: str) -> str:
@@ -297,12 +345,17 @@ def _read_query(
                 variable=variable,
                 remedy="give each query option once",
             )
-        if key == "host" and "host" not in parts:
-            parts["host"] = raw
-        elif key in _QUERY_FIELDS:
-            _set_query_field(parts, _QUERY_FIELDS[key], raw, variable)
-        else:
+        field = URL_QUERY_FIELDS.get(key)
+        if field is None:
             options[key] = raw
+        elif field in parts:
+            raise ConfigurationError(
+                f"query option {key!r} gives the {field} a second time",
+                variable=variable,
+                remedy=f"give the {field} once, either in the URL or as a query option",
+            )
+        else:
+            _set_query_field(parts, field, raw, variable)
     if options:
         parts["options"] = options
 
@@ -317,7 +370,7 @@ def _set_query_field(parts: DatabaseURLParts, field: str, raw: str, variable: st
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
         raise ConfigurationError(
-            f"query option {field} must be a positive number of seconds, got {raw!r}",
+            f"query option {field} must be a positive number of seconds, got {_SHORT.repr(raw)}",
             variable=variable,
             remedy=f"give {field}=<seconds>, for example {field}=10",
         )
