@@ -64,7 +64,9 @@ class DatabaseConfig(BaseModel):
         'db.internal'
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, allow_inf_nan=False
+    )
 
     host: str = Field(
         "localhost",

@@ -87,7 +87,7 @@ _DEPLOYED: Final = frozenset({Environment.STAGING, Environment.PRODUCTION})
 _PRODUCTION: Final = frozenset({Environment.PRODUCTION})
 _STAGING: Final = frozenset({Environment.STAGING})
 _DEVELOPMENT: Final = frozenset({Environment.DEVELOPMENT})
-_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 Check = Callable[["EnvironmentSettings"], bool]
 """A rule's predicate: true when the settings break the rule."""
@@ -131,7 +131,7 @@ def _password(settings: EnvironmentSettings) -> str:
 
 def _is_plain_http_remote(origin: str) -> bool:
     parts = urlsplit(origin)
-    return parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] not in _LOCAL_HOSTS
+    return parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS
 
 
 def _db_default(field: str) -> Check:
@@ -156,7 +156,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "SECRET_KEY",
         _DEPLOYED,
         Severity.ERROR,
-        lambda s: s.secret_key is None,
+        lambda s: not _secret(s),
         "is not set",
         "set SECRET_KEY (or SECRET_KEY_FILE) to a random value of at least "
         f"{MIN_SECRET_KEY_LENGTH} characters, e.g. python -c "

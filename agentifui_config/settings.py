@@ -64,6 +64,15 @@ _COMMON_MISNAMES: Final[Mapping[str, str]] = {
     "DB_NAME": "DB_DATABASE",
 }
 
+# Names too generic to be taken for a typo of ours (other tools set them): a hint, never an error.
+_GENERIC_NAMES: Final = frozenset({"DB", "DATABASE"})
+
+# Optional stand-ins for other variables: unset as a rule, so a near miss of one (a CI's
+# TEST_DATABASE_URL, Rails' SECRET_KEY_BASE) is only a hint; the rules catch a lost value.
+_ALTERNATIVES: Final = frozenset(
+    {"DATABASE_URL", *(name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES)}
+)
+
 
 class EnvironmentSettings(BaseSettings):
     """The configuration of a service, validated for the environment it runs in.
@@ -157,7 +166,7 @@ class EnvironmentSettings(BaseSettings):
         unknown = [m for m in methods if m != "*" and m not in _HTTP_METHODS]
         if unknown:
             raise ConfigurationError(
-                f"{', '.join(unknown)} is not an HTTP method",
+                f"{', '.join(map(repr, unknown))} is not an HTTP method",
                 variable="CORS_ALLOW_METHODS",
                 remedy=f"use '*' or some of {', '.join(sorted(_HTTP_METHODS))}",
             )
@@ -309,8 +318,9 @@ def _present_variables(values: Mapping[str, Any]) -> set[str]:
 def _typos(values: Mapping[str, Any]) -> list[Finding]:
     present = _present_variables(values)
     known = variable_names()
-    missing = {name: name not in present for name in known}
-    findings = typo_findings(present - set(_COMMON_MISNAMES), known, missing)
+    missing = {name: name not in present and name not in _ALTERNATIVES for name in known}
+    findings = typo_findings(present - set(_COMMON_MISNAMES) - _GENERIC_NAMES, known, missing)
+    findings += typo_findings(present & _GENERIC_NAMES, known, {})
     findings += [
         Finding(
             name,
@@ -377,25 +387,31 @@ def _env_value(name: str, value: object, show_password: bool) -> str:
 def _normalise_origin(origin: str) -> str:
     if origin == "*":
         return origin
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a malformed IPv6 literal or port
+        raise _not_an_origin(origin) from None
     valid = (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
         and parts.path in ("", "/")
         and not (parts.query or parts.fragment or parts.username or parts.password)
     )
-    try:
-        port = parts.port
-    except ValueError:
-        valid = False
-    if not valid:
-        raise ConfigurationError(
-            f"{origin!r} is not an origin",
-            variable="CORS_ORIGINS",
-            remedy="give '*' or scheme://host[:port] with http or https and no path",
-        )
-    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    if not valid or parts.hostname is None:
+        raise _not_an_origin(origin)
+    # urlsplit drops an IPv6 literal's brackets; browsers send them in the Origin header.
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme}://{netloc}"
+
+
+def _not_an_origin(origin: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{origin!r} is not an origin",
+        variable="CORS_ORIGINS",
+        remedy="give '*' or scheme://host[:port] with http or https and no path",
+    )
 
 
 def load_settings(

@@ -10,6 +10,7 @@ and Kubernetes convention.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -55,13 +56,25 @@ class _FlatDatabaseMixin:
     def __call__(self) -> dict[str, Any]:
         data: dict[str, Any] = super().__call__()  # type: ignore[misc]
         database = {
-            name: value
+            name: self._decoded(name, value)
             for name in DatabaseConfig.model_fields
             if (value := self.env_vars.get((DB_PREFIX + name).lower())) is not None
         }
         if database:
             data[_DATABASE_FIELD] = database
         return data
+
+    def _decoded(self, name: str, value: str) -> Any:
+        """*value* JSON-decoded for a complex field (``DB_OPTIONS``), as pydantic-settings would.
+
+        Undecodable text is passed on as given, for validation to report.
+        """
+        if not self.field_is_complex(DatabaseConfig.model_fields[name]):  # type: ignore[attr-defined]
+            return value
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return value
 
 
 class _EnvSource(_FlatDatabaseMixin, EnvSettingsSource):
