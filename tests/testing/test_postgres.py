@@ -80,17 +80,22 @@ needs_pgserver = pytest.mark.skipif(
 
 class TestRunDatabase:
     @pytest.mark.asyncio
-    async def test_is_fresh_and_empty(self, database_config: DatabaseConfig) -> None:
-        """The run's database exists under a test name and holds no tables."""
-        async with _connected(database_config) as connection:
-            name = await connection.fetchval("SELECT current_database()")
-            tables = await connection.fetchval(
-                "SELECT count(*) FROM pg_tables"
-                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-            )
-        assert name == database_config.database
+    async def test_is_fresh_and_empty(self, postgres_server: PostgresServer) -> None:
+        """A database made for a run exists under a test name and holds no tables."""
+        with temporary_database(postgres_server) as config:
+            async with _connected(config) as connection:
+                name = await connection.fetchval("SELECT current_database()")
+                tables = await connection.fetchval(
+                    "SELECT count(*) FROM pg_tables"
+                    " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+                )
+        assert name == config.database
         assert name.startswith(DATABASE_PREFIX)
         assert tables == 0
+
+    def test_run_database_has_a_test_name(self, database_config: DatabaseConfig) -> None:
+        """The run's shared database carries the test prefix, so nothing else is touched."""
+        assert database_config.database.startswith(DATABASE_PREFIX)
 
     @pytest.mark.asyncio
     async def test_accepts_sqlalchemy_connections(self, database_config: DatabaseConfig) -> None:

@@ -1,0 +1,148 @@
+"""Alembic configurations from a path or a ``Config``, and the per-process script cache.
+
+A migration helper accepts its Alembic configuration three ways: the path of an
+``alembic.ini`` (or of a ``pyproject.toml`` holding ``[tool.alembic]``), the
+path of the migration directory itself (the one holding ``env.py``), or an
+``alembic.config.Config``. The database URL is never written into that
+configuration: the helpers hand Alembic a connection instead, so a password
+holding ``%`` never meets the ini file's interpolation.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from agentifui_config.errors import ConfigurationError
+
+__all__ = [
+    "AlembicConfigSource",
+    "MigrationError",
+    "cached_script_directory",
+    "clear_script_cache",
+    "load_alembic_config",
+    "script_directory",
+    "with_attributes",
+]
+
+AlembicConfigSource: TypeAlias = str | os.PathLike[str] | Config
+"""An ``alembic.ini`` path, a migration directory holding ``env.py``, or an Alembic ``Config``."""
+
+_VARIABLE: Final = "alembic_config"
+
+# Script directories already read, by where their scripts are; see script_directory().
+_SCRIPTS: dict[tuple[str | None, ...], ScriptDirectory] = {}
+
+
+class MigrationError(ConfigurationError):
+    """A migration helper cannot do what was asked; the message says what to change.
+
+    Alembic's own refusals (an unknown revision, several heads where one was
+    meant) arrive as this error too, their text kept.
+    """
+
+
+def load_alembic_config(source: AlembicConfigSource) -> Config:
+    """Return the Alembic configuration *source* stands for.
+
+    Args:
+        source: An ``alembic.ini`` (or ``pyproject.toml``) path, a migration
+            directory holding ``env.py``, or a ``Config``, returned as it is.
+
+    Returns:
+        The configuration; for a directory, an in-memory one whose
+        ``script_location`` is that directory.
+
+    Raises:
+        MigrationError: The path is neither a file nor a migration directory.
+    """
+    if isinstance(source, Config):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        if not (path / "env.py").is_file():
+            raise MigrationError(
+                f"{path} holds no env.py, so it is not an Alembic migration directory",
+                variable=_VARIABLE,
+                remedy="give the directory that holds env.py, or its alembic.ini; "
+                "init_migrations() writes both",
+            )
+        config = Config()
+        # set_main_option() interpolates: a '%' in the path must be doubled.
+        config.set_main_option("script_location", str(path.resolve()).replace("%", "%%"))
+        return config
+    if path.is_file():
+        return Config(toml_file=path) if path.suffix == ".toml" else Config(path)
+    raise MigrationError(
+        f"{path} does not exist",
+        variable=_VARIABLE,
+        remedy="give the path of alembic.ini or of the directory that holds env.py",
+    )
+
+
+def _cache_key(config: Config) -> tuple[str | None, ...]:
+    return (
+        config.config_file_name,
+        config.toml_file_name,
+        config.get_alembic_option("script_location"),
+        config.get_alembic_option("version_locations"),
+    )
+
+
+def cached_script_directory(config: Config) -> ScriptDirectory | None:
+    """Return the script directory of *config* if this process has read it, else ``None``."""
+    return _SCRIPTS.get(_cache_key(config))
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    """Return the script directory of *config*, reading its revision files once per process.
+
+    The cache is keyed by the configuration file and the script and version
+    locations, so each health check finds the revisions in memory. Scripts
+    added while the process runs are not seen until :func:`clear_script_cache`;
+    the commands (``upgrade()`` and the others) always read the files afresh.
+
+    Raises:
+        MigrationError: The configuration names no script location, or Alembic
+            cannot read the revisions (a revision file fails to import, a
+            ``down_revision`` names no revision).
+    """
+    key = _cache_key(config)
+    script = _SCRIPTS.get(key)
+    if script is not None:
+        return script
+    try:
+        script = ScriptDirectory.from_config(config)
+        # Read every revision file now, not on first use inside a health budget.
+        script.get_heads()
+    except CommandError as exc:
+        raise MigrationError(
+            f"cannot read the migration scripts: {exc}",
+            variable=_VARIABLE,
+            remedy="check script_location in the Alembic configuration and the revision files",
+        ) from exc
+    return _SCRIPTS.setdefault(key, script)
+
+
+def clear_script_cache() -> None:
+    """Forget every script directory read so far; the next status check reads the files again."""
+    _SCRIPTS.clear()
+
+
+def with_attributes(config: Config, **attributes: Any) -> Config:
+    """Return a shallow copy of *config* whose ``attributes`` also hold *attributes*.
+
+    The caller's ``Config`` is left untouched, so a connection handed to one
+    run never lingers in it for the next, and one ``Config`` can serve
+    concurrent runs.
+    """
+    clone = copy.copy(config)
+    # Config.attributes is memoised in the instance dict; the copy gets its own.
+    clone.__dict__["attributes"] = {**config.attributes, **attributes}
+    return clone
