@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import event
 
 if TYPE_CHECKING:
-    from sqlalchemy.pool import Pool
+    from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 __all__ = ["CheckoutTracker"]
 
@@ -37,7 +37,7 @@ class CheckoutTracker:
         self.invalidated = 0
         self.suspected_leaks = 0
         self._longest = 0.0
-        self._open: dict[int, tuple[float, str]] = {}
+        self._open: dict[int, tuple[float, str, ConnectionPoolEntry]] = {}
         self._reported: set[int] = set()
         self._pool: Pool | None = None
 
@@ -56,17 +56,33 @@ class CheckoutTracker:
             event.remove(pool, "checkin", self._on_checkin)
             event.remove(pool, "invalidate", self._on_invalidate)
         self._open.clear()
+        # Record ids are memory addresses: a later pool's record may reuse one.
+        self._reported.clear()
+
+    def close_checked_out(self) -> int:
+        """Close, without waiting on the server, every connection still checked out.
+
+        Their holders get a disconnect error on their next use of them.
+
+        Returns:
+            How many connections were closed.
+        """
+        entries = [entry for _, _, entry in self._open.values()]
+        for entry in entries:
+            # Outside a greenlet this terminates the driver connection synchronously.
+            entry.invalidate()
+        return len(entries)
 
     def longest_held(self) -> float:
         """The longest time, in seconds, a connection has been held, open ones included."""
         now = time.monotonic()
-        open_longest = max((now - start for start, _ in self._open.values()), default=0.0)
+        open_longest = max((now - start for start, _, _ in self._open.values()), default=0.0)
         return max(self._longest, open_longest)
 
     def report_leaks(self) -> None:
         """Log each connection held past the threshold, once."""
         now = time.monotonic()
-        for key, (start, where) in list(self._open.items()):
+        for key, (start, where, _) in list(self._open.items()):
             if now - start > self.leak_threshold and key not in self._reported:
                 self._reported.add(key)
                 self._log_leak(now - start, where)
@@ -82,7 +98,7 @@ class CheckoutTracker:
         )
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        self._open[id(record)] = (time.monotonic(), _where())
+        self._open[id(record)] = (time.monotonic(), _where(), record)
 
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         key = id(record)

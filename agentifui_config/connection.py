@@ -15,19 +15,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
-from agentifui_config.connect_args import connect_args_for
+from agentifui_config.engine import DatabaseUnavailableError, create_engine_for, wait_until_ready
 from agentifui_config.errors import ConfigurationError, scrub
 from agentifui_config.health import (
     ConnectionPoolInfo,
@@ -35,6 +33,7 @@ from agentifui_config.health import (
     HealthStatus,
     MigrationStatus,
 )
+from agentifui_config.probing import health_warnings, migration_error, probe_database, within
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import Pool
@@ -45,18 +44,20 @@ __all__ = ["ConnectionManager", "DatabaseUnavailableError", "ManagerStateError"]
 
 _LOG = logging.getLogger("agentifui_config.connection")
 
-_PROBE: Final = text("SELECT version(), current_database()")
-_FIRST_BACKOFF: Final = 0.1
-_MAX_BACKOFF: Final = 2.0
 
-_T = TypeVar("_T")
+# What get_metrics() reports for the pool before initialize and after dispose.
+_NO_POOL: Final = ConnectionPoolInfo(
+    pool_size=0,
+    max_overflow=0,
+    checked_in=0,
+    checked_out_connections=0,
+    overflow_connections=0,
+    invalid_connections=0,
+    active_connections=0,
+)
 
 MigrationProbe = Callable[["ConnectionManager"], Awaitable[MigrationStatus]]
 """Reports the migration status of a manager's database for its health check."""
-
-
-class DatabaseUnavailableError(ConfigurationError):
-    """The database could not be reached; the message names host, port and database."""
 
 
 class ManagerStateError(ConfigurationError):
@@ -101,6 +102,9 @@ class ConnectionManager:
         )
         self._last_health_ms: float | None = None
 
+    def _count_attempt(self) -> None:
+        self._counters["connect_attempts"] += 1
+
     def __repr__(self) -> str:
         target = self._config.masked_url if self._config else "not initialized"
         return f"ConnectionManager({target!r}, checked_out={self.connection_count})"
@@ -130,35 +134,15 @@ class ConnectionManager:
                     variable="ConnectionManager",
                     remedy="await dispose() before initializing it with another configuration",
                 )
-            engine = _create_engine(config)
+            engine = create_engine_for(config)
             try:
-                await self._wait_until_ready(engine, config, retry_for)
+                await wait_until_ready(engine, config, retry_for, self._count_attempt)
             except BaseException:
                 await engine.dispose()
                 raise
             self._tracker.attach(engine.sync_engine.pool)
             self._config, self._engine, self._disposed = config, engine, False
             self._factory = async_sessionmaker(engine, expire_on_commit=False)
-
-    async def _wait_until_ready(
-        self, engine: AsyncEngine, config: DatabaseConfig, retry_for: float
-    ) -> None:
-        deadline = time.monotonic() + retry_for
-        backoff = _FIRST_BACKOFF
-        while True:
-            self._counters["connect_attempts"] += 1
-            try:
-                async with asyncio.timeout(config.connect_timeout + 1.0):
-                    async with engine.connect() as connection:
-                        await connection.execute(text("SELECT 1"))
-            except Exception as exc:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _unavailable(config, exc, self._counters["connect_attempts"]) from None
-                await asyncio.sleep(min(backoff, remaining))
-                backoff = min(backoff * 2, _MAX_BACKOFF)
-            else:
-                return
 
     @property
     def is_initialized(self) -> bool:
@@ -203,7 +187,9 @@ class ConnectionManager:
 
         Usable as a FastAPI dependency (``Depends(manager.get_session)``). The
         clean-up is shielded from cancellation, so a cancelled request still
-        returns its connection to the pool.
+        returns its connection to the pool. When the rollback after an error
+        fails (the connection died), that is logged and the original error,
+        or cancellation, propagates.
 
         Raises:
             ManagerStateError: Before initialize or after dispose.
@@ -213,12 +199,15 @@ class ConnectionManager:
         failed = False
         try:
             yield session
+        except GeneratorExit:
+            raise  # aclose(): the consumer is done with the session, nothing failed
         except BaseException:
             failed = True
             self._counters["sessions_failed"] += 1
             raise
         finally:
-            await self._shielded(_release(session, rollback=failed))
+            release = _release(session, rollback=failed)
+            await self._shielded(self._quietly(release) if failed else release)
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         """The same as :meth:`get_session`, as ``async with manager.session() as session:``.
@@ -227,6 +216,21 @@ class ConnectionManager:
             ManagerStateError: Before initialize or after dispose.
         """
         return contextlib.asynccontextmanager(self.get_session)()
+
+    async def _quietly(self, release: Coroutine[Any, Any, None]) -> None:
+        """Run *release* after the session's code raised, logging rather than raising.
+
+        A connection that died under the session cannot be rolled back; that
+        error must not replace the one (or the cancellation) the caller sees.
+        """
+        try:
+            await release
+        except Exception as exc:
+            _LOG.warning(
+                "rolling back a failed session failed, its connection is dropped: %s",
+                self._scrub(f"{type(exc).__name__}: {exc}"),
+                extra={"event_name": "session_rollback_failed"},
+            )
 
     async def _shielded(self, cleanup: Coroutine[Any, Any, None]) -> None:
         """Run *cleanup* to completion even if the calling task is cancelled meanwhile."""
@@ -272,7 +276,7 @@ class ConnectionManager:
             A flat mapping of numbers, ready for a metrics exporter; pool numbers
             are zero before initialize.
         """
-        pool = self.pool_status.to_dict() if self._engine is not None else {}
+        pool = (self.pool_status if self._engine is not None else _NO_POOL).to_dict()
         self._tracker.report_leaks()
         return {
             **pool,
@@ -302,13 +306,13 @@ class ConnectionManager:
         pool = self.pool_status
         engine = self._side(self._config) if pool.saturated else self._engine
         started = time.perf_counter()
-        outcome = await _within(timeout, _probe(engine))
+        outcome = await within(timeout, probe_database(engine))
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._last_health_ms = elapsed_ms
         if isinstance(outcome, BaseException):
             return self._unhealthy(outcome, timeout, pool, elapsed_ms)
         migrations = await self._migration_status(timeout - elapsed_ms / 1000)
-        warnings = _warnings(elapsed_ms, self.slow_threshold_ms, pool, migrations)
+        warnings = health_warnings(elapsed_ms, self.slow_threshold_ms, pool, migrations)
         return DatabaseHealthInfo(
             status=HealthStatus.DEGRADED if warnings else HealthStatus.HEALTHY,
             connected=True,
@@ -340,18 +344,15 @@ class ConnectionManager:
     async def _migration_status(self, budget: float) -> MigrationStatus:
         if self.migration_probe is None:
             return MigrationStatus.not_configured()
-        outcome = await _within(max(budget, 0.001), self.migration_probe(self))
+        outcome = await within(max(budget, 0.001), self.migration_probe(self))
         if isinstance(outcome, BaseException):
-            from agentifui_config.health import MigrationState  # noqa: PLC0415 - rare path
-
-            reason = "timed out" if isinstance(outcome, TimeoutError) else str(outcome)
-            return MigrationStatus(state=MigrationState.ERROR, error=self._scrub(reason))
+            return migration_error(outcome, self._scrub)
         return outcome
 
     def _side(self, config: DatabaseConfig) -> AsyncEngine:
         """An unpooled engine for probing while the pool is saturated."""
         if self._side_engine is None:
-            self._side_engine = _create_engine(config, poolclass=NullPool)
+            self._side_engine = create_engine_for(config, poolclass=NullPool)
         return self._side_engine
 
     def _scrub(self, message: str) -> str:
@@ -361,7 +362,8 @@ class ConnectionManager:
     async def dispose(self, grace: float = 10.0) -> None:
         """Wait up to *grace* seconds for checked-out connections, then close everything.
 
-        Calling it again, or before initialize, does nothing.
+        A connection still checked out after *grace* is closed under its holder,
+        whose next use of it fails. Calling it again, or before initialize, does nothing.
         """
         async with self._lock:
             engine, side = self._engine, self._side_engine
@@ -373,27 +375,19 @@ class ConnectionManager:
                 await asyncio.wait(set(self._closing), timeout=max(deadline - time.monotonic(), 0))
             self._engine = self._factory = self._side_engine = None
             self._disposed = True
+            # engine.dispose() closes idle connections only; one still lent out
+            # would go back to the discarded pool later and stay open there.
+            if closed := self._tracker.close_checked_out():
+                _LOG.warning(
+                    "%d connection(s) still checked out after the %g s grace; closed",
+                    closed,
+                    grace,
+                    extra={"event_name": "connections_closed_at_dispose"},
+                )
             self._tracker.detach()
             await engine.dispose()
             if side is not None:
                 await side.dispose()
-
-
-def _create_engine(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
-    options: dict[str, Any] = {
-        "pool_size": config.pool_size,
-        "max_overflow": config.max_overflow,
-        "pool_timeout": config.pool_timeout,
-        "pool_recycle": config.pool_recycle,
-        "pool_pre_ping": config.pool_pre_ping,
-        "echo": config.echo_sql,
-        "connect_args": connect_args_for(config),
-        **overrides,
-    }
-    if options.get("poolclass") is NullPool:
-        for key in ("pool_size", "max_overflow", "pool_timeout"):
-            options.pop(key)
-    return create_async_engine(config.sqlalchemy_url, **options)
 
 
 async def _release(session: AsyncSession, *, rollback: bool) -> None:
@@ -402,47 +396,6 @@ async def _release(session: AsyncSession, *, rollback: bool) -> None:
             await session.rollback()
     finally:
         await session.close()
-
-
-async def _probe(engine: AsyncEngine) -> tuple[str, str]:
-    async with engine.connect() as connection:
-        row = (await connection.execute(_PROBE)).one()
-    return str(row[0]), str(row[1])
-
-
-async def _within(timeout: float, work: Awaitable[_T]) -> _T | BaseException:  # noqa: ASYNC109
-    """Run *work* for at most *timeout* seconds; return its result or the exception.
-
-    A timed-out task is cancelled but not awaited, so a connection that hangs
-    while being torn down cannot stretch the caller's budget.
-    """
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=timeout)
-    if not done:
-        task.cancel()
-        task.add_done_callback(_consume)
-        return TimeoutError()
-    exception = task.exception()
-    return exception if exception is not None else task.result()
-
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    """Retrieve a cancelled probe's outcome so asyncio does not log it as never retrieved."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _warnings(
-    elapsed_ms: float, slow_ms: float, pool: ConnectionPoolInfo, migrations: MigrationStatus
-) -> list[str]:
-    warnings = []
-    if elapsed_ms > slow_ms:
-        warnings.append(f"slow response: {elapsed_ms:.0f} ms (threshold {slow_ms:g} ms)")
-    if pool.saturated:
-        warnings.append("connection pool saturated: every connection is checked out")
-    if not migrations.is_ready:
-        warnings.append(f"migrations: {migrations.state.value}")
-    return warnings
 
 
 async def _drain(pool: Pool, deadline: float) -> None:
@@ -455,17 +408,3 @@ async def _drain(pool: Pool, deadline: float) -> None:
 def _count(pool: Pool, name: str) -> int:
     counter = getattr(pool, name, None)
     return int(counter()) if callable(counter) else 0
-
-
-def _unavailable(
-    config: DatabaseConfig, error: BaseException, attempts: int
-) -> DatabaseUnavailableError:
-    where = f"{config.host}:{config.port}/{config.database} as {config.username}"
-    cause = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
-    cause = scrub(cause, [config.password.get_secret_value()])
-    return DatabaseUnavailableError(
-        f"cannot connect to {where} after {attempts} attempt(s): {cause}",
-        variable="DB_HOST",
-        remedy="check that the server runs and that DB_HOST, DB_PORT, DB_USERNAME, "
-        "DB_PASSWORD and DB_DATABASE are right; pass retry_for= to wait for a starting server",
-    )

@@ -1,0 +1,99 @@
+"""Building an async engine from a ``DatabaseConfig`` and waiting until its database answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from agentifui_config.connect_args import connect_args_for
+from agentifui_config.errors import ConfigurationError, scrub
+
+if TYPE_CHECKING:
+    from agentifui_config.database import DatabaseConfig
+
+__all__ = ["DatabaseUnavailableError", "create_engine_for", "wait_until_ready"]
+
+_FIRST_BACKOFF: Final = 0.1
+_MAX_BACKOFF: Final = 2.0
+# Options that only a pool which keeps connections understands.
+_POOL_ONLY: Final = ("pool_size", "max_overflow", "pool_timeout")
+
+
+class DatabaseUnavailableError(ConfigurationError):
+    """The database could not be reached; the message names host, port and database."""
+
+
+def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
+    """An async engine with the configuration's pool, echo and connect arguments.
+
+    Args:
+        config: The database and its pool settings.
+        **overrides: Further ``create_async_engine`` options, winning over the
+            configuration's (``poolclass=NullPool`` drops the pool sizes).
+    """
+    options: dict[str, Any] = {
+        "pool_size": config.pool_size,
+        "max_overflow": config.max_overflow,
+        "pool_timeout": config.pool_timeout,
+        "pool_recycle": config.pool_recycle,
+        "pool_pre_ping": config.pool_pre_ping,
+        "echo": config.echo_sql,
+        "connect_args": connect_args_for(config),
+        **overrides,
+    }
+    if options.get("poolclass") is NullPool:
+        for key in _POOL_ONLY:
+            options.pop(key)
+    return create_async_engine(config.sqlalchemy_url, **options)
+
+
+async def wait_until_ready(
+    engine: AsyncEngine,
+    config: DatabaseConfig,
+    retry_for: float,
+    on_attempt: Callable[[], None] = lambda: None,
+) -> None:
+    """Run ``SELECT 1``, retrying with exponential backoff for *retry_for* seconds.
+
+    Raises:
+        DatabaseUnavailableError: No attempt succeeded; the message names
+            host, port, database and user and the last cause, never the password.
+    """
+    deadline = time.monotonic() + retry_for
+    backoff = _FIRST_BACKOFF
+    attempts = 0
+    while True:
+        attempts += 1
+        on_attempt()
+        try:
+            async with asyncio.timeout(config.connect_timeout + 1.0):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _unavailable(config, exc, attempts) from None
+            await asyncio.sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+        else:
+            return
+
+
+def _unavailable(
+    config: DatabaseConfig, error: BaseException, attempts: int
+) -> DatabaseUnavailableError:
+    where = f"{config.host}:{config.port}/{config.database} as {config.username}"
+    cause = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
+    cause = scrub(cause, [config.password.get_secret_value()])
+    return DatabaseUnavailableError(
+        f"cannot connect to {where} after {attempts} attempt(s): {cause}",
+        variable="DB_HOST",
+        remedy="check that the server runs and that DB_HOST, DB_PORT, DB_USERNAME, "
+        "DB_PASSWORD and DB_DATABASE are right; pass retry_for= to wait for a starting server",
+    )

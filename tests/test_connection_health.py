@@ -1,0 +1,498 @@
+"""Tests for ConnectionManager.health_check() and for surviving outages, on a real PostgreSQL.
+
+Outages are staged with a small TCP proxy on 127.0.0.1 between the manager and
+the server: it can refuse connections, swallow traffic without answering (a
+"black hole"), and forward again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, Literal
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from agentifui_config import (
+    ConnectionManager,
+    ConnectionPoolInfo,
+    HealthStatus,
+    MigrationState,
+    MigrationStatus,
+    SSLMode,
+)
+from agentifui_config.connection import DatabaseUnavailableError
+
+if TYPE_CHECKING:
+    from agentifui_config import DatabaseConfig, DatabaseHealthInfo
+    from agentifui_config.testing.postgres import PostgresServer
+
+pytestmark = pytest.mark.asyncio
+
+_SELECT_ONE = text("SELECT 1")
+_READ_SIZE = 65536
+
+Mode = Literal["forward", "refuse", "black_hole"]
+
+
+class _Link:
+    """One client connection through the proxy and, unless swallowed, its upstream twin."""
+
+    def __init__(self, proxy: _Proxy, client: asyncio.StreamWriter, *, frozen: bool) -> None:
+        self.proxy = proxy
+        self.writers = [client]
+        self.frozen = frozen
+
+    async def pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter | None) -> None:
+        """Copy *source* to *sink* until either end closes; drop the bytes while frozen."""
+        with contextlib.suppress(OSError):
+            while data := await source.read(_READ_SIZE):
+                if latency := self.proxy.latency:
+                    self.proxy.delaying.set()
+                    await asyncio.sleep(latency)
+                if sink is not None and not self.frozen:
+                    sink.write(data)
+                    await sink.drain()
+        self.kill()
+
+    def kill(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+
+
+class _Proxy:
+    """A TCP proxy from a random port of 127.0.0.1 to the test server, switchable mid-test.
+
+    It forwards, refuses, swallows (``black_hole``) or delays (``latency``) traffic.
+    """
+
+    def __init__(self, target: DatabaseConfig) -> None:
+        self._target = target
+        self.mode: Mode = "forward"
+        self.port = 0
+        self.latency = 0.0  # seconds each chunk waits before it is passed on
+        self.delaying = asyncio.Event()  # set when a chunk has been held back
+        self._server: asyncio.Server | None = None
+        self._links: set[_Link] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    async def listen(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def refuse(self) -> None:
+        """Stop listening, so connecting is refused, and cut every connection."""
+        self.mode = "refuse"
+        self._close_listener()
+        self._kill(self._links)
+
+    def black_hole(self) -> None:
+        """Accept connections but never answer; traffic on open ones is dropped too."""
+        self.mode = "black_hole"
+        for link in self._links:
+            link.frozen = True
+
+    async def restore(self) -> None:
+        """Forward again; connections that lost traffic meanwhile are cut, as a network would."""
+        if self.mode == "refuse":
+            await self.listen(self.port)
+        self.mode = "forward"
+        self._kill({link for link in self._links if link.frozen})
+
+    async def stop(self) -> None:
+        """Close everything and wait (briefly: every socket is aborted) for the handlers to end."""
+        self._close_listener()
+        self._kill(self._links)
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
+
+    def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _kill(self, links: set[_Link]) -> None:
+        for link in list(links):
+            link.kill()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        link = _Link(self, writer, frozen=self.mode != "forward")
+        self._links.add(link)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
+        try:
+            if link.frozen:
+                await link.pump(reader, None)
+                return
+            upstream_reader, upstream_writer = await self._open_upstream()
+            link.writers.append(upstream_writer)
+            await asyncio.gather(
+                link.pump(reader, upstream_writer), link.pump(upstream_reader, writer)
+            )
+        except OSError:
+            pass
+        finally:
+            link.kill()
+            self._links.discard(link)
+
+    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        target = self._target
+        if target.is_unix_socket:
+            return await asyncio.open_unix_connection(f"{target.host}/.s.PGSQL.{target.port}")
+        return await asyncio.open_connection(target.host, target.port)
+
+
+@contextlib.asynccontextmanager
+async def _proxy(target: DatabaseConfig, port: int = 0) -> AsyncIterator[_Proxy]:
+    proxy = _Proxy(target)
+    await proxy.listen(port)
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
+def _through(proxy_port: int, database_config: DatabaseConfig, **update: Any) -> DatabaseConfig:
+    """The run's database reached through a proxy port, under an application name of its own."""
+    # ssl disabled: with asyncpg's default "prefer", a cancel request cut short
+    # leaves an unretrieved future inside asyncpg that asyncio logs as an error.
+    return database_config.model_copy(
+        update={
+            "host": "127.0.0.1",
+            "port": proxy_port,
+            "ssl_mode": SSLMode.DISABLE,
+            "application_name": f"agentifui-test-{secrets.token_hex(4)}",
+            **update,
+        }
+    )
+
+
+@contextlib.asynccontextmanager
+async def _managed(config: DatabaseConfig, **options: Any) -> AsyncIterator[ConnectionManager]:
+    manager = ConnectionManager(**options)
+    await manager.initialize(config)
+    try:
+        yield manager
+    finally:
+        await manager.dispose(grace=0)
+
+
+@contextlib.asynccontextmanager
+async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    admin = server.admin
+    connection = await asyncpg.connect(
+        host=admin.host,
+        port=admin.port,
+        user=admin.username,
+        password=admin.password.get_secret_value() or None,
+        database=admin.database,
+        timeout=10,
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def _timed_health(
+    manager: ConnectionManager,
+    timeout: float,  # noqa: ASYNC109 - the budget under test
+) -> tuple[DatabaseHealthInfo, float]:
+    started = time.monotonic()
+    info = await manager.health_check(timeout=timeout)
+    return info, time.monotonic() - started
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class TestHealthy:
+    async def test_reports_the_server(self, database_config: DatabaseConfig) -> None:
+        """A healthy database reports its version, name and pool, and no migrations in use."""
+        async with _managed(database_config) as manager:
+            info = await manager.health_check()
+        assert info.status is HealthStatus.HEALTHY
+        assert info.connected
+        assert info.version is not None
+        assert info.version.startswith("PostgreSQL")
+        assert info.database_name == database_config.database
+        assert isinstance(info.connection_pool, ConnectionPoolInfo)
+        assert info.connection_pool.pool_size == database_config.pool_size
+        assert info.connection_pool.max_overflow == database_config.max_overflow
+        assert info.migration_status.state is MigrationState.NOT_CONFIGURED
+        assert info.errors == info.warnings == ()
+        assert info.response_time_ms is not None
+        assert info.response_time_ms > 0
+        assert info.checked_at.tzinfo is UTC
+
+    async def test_starting_before_initialize(self, database_config: DatabaseConfig) -> None:
+        """Before initialize and after dispose health is STARTING and counts no check."""
+        manager = ConnectionManager()
+        assert (await manager.health_check()).status is HealthStatus.STARTING
+        await manager.initialize(database_config)
+        await manager.dispose()
+        info = await manager.health_check()
+        assert info.status is HealthStatus.STARTING
+        assert not info.connected
+        assert manager.get_metrics()["health_checks"] == 0
+
+
+class TestDegraded:
+    async def test_slow_response(self, database_config: DatabaseConfig) -> None:
+        """A probe slower than slow_threshold_ms is DEGRADED with the time in a warning."""
+        async with _managed(database_config, slow_threshold_ms=0) as manager:
+            info = await manager.health_check()
+        assert info.status is HealthStatus.DEGRADED
+        assert info.connected
+        assert len(info.warnings) == 1
+        assert info.warnings[0].startswith("slow response: ")
+        assert info.warnings[0].endswith("ms (threshold 0 ms)")
+
+    async def test_saturated_pool_answers_within_budget(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """With every connection held, health probes on its own connection within its budget."""
+        # A probe that queued for the pool would wait pool_timeout (30 s) and time out.
+        config = database_config.model_copy(
+            update={"pool_size": 2, "max_overflow": 0, "pool_timeout": 30}
+        )
+        async with _managed(config) as manager, contextlib.AsyncExitStack() as held:
+            for _ in range(2):
+                session = await held.enter_async_context(manager.session())
+                await session.execute(_SELECT_ONE)
+            info, elapsed = await _timed_health(manager, timeout=2)
+            again, _ = await _timed_health(manager, timeout=2)
+        assert elapsed < 2.5
+        assert info.status is HealthStatus.DEGRADED
+        assert info.connected
+        assert info.database_name == config.database
+        assert info.warnings == ("connection pool saturated: every connection is checked out",)
+        assert info.connection_pool is not None
+        assert info.connection_pool.checked_out_connections == 2
+        assert again.status is HealthStatus.DEGRADED
+
+    async def test_pending_migrations(self, database_config: DatabaseConfig) -> None:
+        """A migration probe reporting pending revisions makes the database DEGRADED."""
+        pending = MigrationStatus(
+            state=MigrationState.PENDING, head_revisions=("b2",), pending_revisions=("b2",)
+        )
+
+        async def probe(manager: ConnectionManager) -> MigrationStatus:
+            assert manager.is_initialized
+            return pending
+
+        async with _managed(database_config, migration_probe=probe) as manager:
+            info = await manager.health_check()
+        assert info.status is HealthStatus.DEGRADED
+        assert info.migration_status == pending
+        assert info.warnings == ("migrations: pending",)
+
+    async def test_failing_migration_probe(self, database_config: DatabaseConfig) -> None:
+        """A migration probe that raises gives an ERROR migration status with its message."""
+
+        async def probe(manager: ConnectionManager) -> MigrationStatus:
+            raise RuntimeError("no alembic_version table")
+
+        async with _managed(database_config, migration_probe=probe) as manager:
+            info = await manager.health_check()
+        assert info.status is HealthStatus.DEGRADED
+        assert info.connected
+        assert info.migration_status.state is MigrationState.ERROR
+        assert info.migration_status.error == "no alembic_version table"
+
+    async def test_slow_migration_probe_keeps_the_budget(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A migration probe that hangs is cut off at the end of the health budget."""
+
+        async def probe(manager: ConnectionManager) -> MigrationStatus:
+            await asyncio.sleep(30)
+            return MigrationStatus.not_configured()
+
+        async with _managed(database_config, migration_probe=probe) as manager:
+            info, elapsed = await _timed_health(manager, timeout=0.5)
+        assert elapsed < 1.0
+        assert info.status is HealthStatus.DEGRADED
+        assert info.migration_status.state is MigrationState.ERROR
+        assert info.migration_status.error == "timed out"
+        assert info.warnings == ("migrations: error",)
+
+
+class TestSlowNetwork:
+    async def test_slow_round_trip_is_degraded(self, database_config: DatabaseConfig) -> None:
+        """A network slower than slow_threshold_ms makes a working database DEGRADED."""
+        async with _proxy(database_config) as proxy:
+            config = _through(proxy.port, database_config)
+            async with _managed(config, slow_threshold_ms=100) as manager:
+                assert (await manager.health_check()).status is HealthStatus.HEALTHY
+                proxy.latency = 0.1
+                info, elapsed = await _timed_health(manager, timeout=5)
+        assert info.status is HealthStatus.DEGRADED
+        assert info.connected
+        assert info.response_time_ms is not None
+        assert info.response_time_ms > 100
+        assert elapsed < 5
+        assert len(info.warnings) == 1
+        assert info.warnings[0].startswith("slow response: ")
+
+    async def test_cancelled_rollback_keeps_the_connection(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A task cancelled while its rollback is on the wire still returns a usable connection."""
+        async with _proxy(database_config) as proxy:
+            config = _through(proxy.port, database_config)
+            async with _managed(config) as manager:
+
+                async def fail_slowly() -> None:
+                    async with manager.session() as session:
+                        await session.execute(_SELECT_ONE)
+                        proxy.latency = 0.3
+                        raise LookupError("handler failed")
+
+                task = asyncio.create_task(fail_slowly())
+                await proxy.delaying.wait()  # the rollback is held up in the proxy
+                task.cancel()
+                await asyncio.wait({task})
+                proxy.latency = 0
+                assert task.cancelled()
+                deadline = time.monotonic() + 5
+                while manager.connection_count and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                metrics = manager.get_metrics()
+                assert metrics["checked_out_connections"] == 0
+                assert metrics["checked_in"] == 1
+                assert metrics["connections_invalidated"] == 0
+                async with manager.session() as session:
+                    assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+
+
+class TestOutages:
+    async def test_refused_black_hole_and_back(self, database_config: DatabaseConfig) -> None:
+        """Refused or unanswered connections are UNHEALTHY in budget; once back, all works again."""
+        async with _proxy(database_config) as proxy:
+            config = _through(proxy.port, database_config, connect_timeout=10)
+            async with _managed(config) as manager:
+                engine = manager.engine
+                assert (await manager.health_check()).status is HealthStatus.HEALTHY
+
+                proxy.refuse()
+                info, elapsed = await _timed_health(manager, timeout=2)
+                assert elapsed < 2.5
+                assert info.status is HealthStatus.UNHEALTHY
+                assert not info.connected
+                assert len(info.errors) == 1
+                assert info.errors[0].startswith("ConnectionRefusedError: ")
+                assert str(proxy.port) in info.errors[0]
+
+                await proxy.restore()
+                assert (await manager.health_check()).status is HealthStatus.HEALTHY
+
+                # First a pooled connection that goes quiet, then a new one that never answers.
+                proxy.black_hole()
+                for _ in range(2):
+                    info, elapsed = await _timed_health(manager, timeout=1)
+                    assert elapsed < 1.5
+                    assert info.status is HealthStatus.UNHEALTHY
+                    assert info.errors == ("the database did not answer within 1 s",)
+
+                await proxy.restore()
+                info = await manager.health_check()
+                assert info.status is HealthStatus.HEALTHY, info.errors
+                async with manager.session() as session:
+                    assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+                assert manager.engine is engine
+                # The abandoned probes gave their connections back once the line was cut.
+                deadline = time.monotonic() + 5
+                while manager.connection_count and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                assert manager.connection_count == 0
+
+    async def test_initialize_gives_up_on_a_black_hole(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A server that accepts and never answers fails initialize after about connect_timeout."""
+        async with _proxy(database_config) as proxy:
+            proxy.black_hole()
+            config = _through(proxy.port, database_config, connect_timeout=0.5)
+            manager = ConnectionManager()
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailableError) as caught:
+                await manager.initialize(config)
+            assert 0.45 <= time.monotonic() - started < 2.0
+        where = f"127.0.0.1:{proxy.port}/{config.database}"
+        assert f"cannot connect to {where} as {config.username} after 1 attempt(s): " in str(
+            caught.value
+        )
+        assert str(caught.value).split(" attempt(s): ")[1].startswith("timed out")
+        assert not manager.is_initialized
+
+    async def test_terminated_backends_are_replaced(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
+    ) -> None:
+        """Backends killed by pg_terminate_backend are replaced unseen, and counted."""
+        config = _through(database_config.port, database_config, host=database_config.host)
+        async with _managed(config) as manager:
+
+            async def use(count: int) -> None:
+                async with contextlib.AsyncExitStack() as held:
+                    for _ in range(count):
+                        session = await held.enter_async_context(manager.session())
+                        await session.execute(_SELECT_ONE)
+
+            await use(3)
+            before = manager.get_metrics()["connections_invalidated"]
+            assert isinstance(before, int)
+            async with _admin(postgres_server) as admin:
+                killed = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND application_name = $2",
+                    config.database,
+                    config.application_name,
+                )
+            assert killed == 3
+            for _ in range(2):
+                await use(3)
+            after = manager.get_metrics()["connections_invalidated"]
+            assert isinstance(after, int)
+            assert after > before
+            assert (await manager.health_check()).status is HealthStatus.HEALTHY
+
+    async def test_retry_for_waits_for_a_late_server(self, database_config: DatabaseConfig) -> None:
+        """initialize(retry_for=...) keeps trying until a port that opens late answers."""
+        port = _free_port()
+        config = _through(port, database_config)
+        manager = ConnectionManager()
+
+        async def open_late() -> _Proxy:
+            await asyncio.sleep(1.0)
+            proxy = _Proxy(database_config)
+            await proxy.listen(port)
+            return proxy
+
+        opening = asyncio.create_task(open_late())
+        started = time.monotonic()
+        try:
+            await manager.initialize(config, retry_for=10)
+            elapsed = time.monotonic() - started
+            assert manager.is_initialized
+            # Retries come at most 2 s apart (the backoff's cap) once the port opens at 1 s.
+            assert 0.9 <= elapsed < 1.0 + 2.0 + 1.0
+            attempts = manager.get_metrics()["connect_attempts"]
+            assert isinstance(attempts, int)
+            assert 3 <= attempts <= 6
+        finally:
+            await manager.dispose(grace=0)
+            await (await opening).stop()

@@ -1,0 +1,356 @@
+"""Tests for ConnectionManager's sessions: commit, rollback, cancellation and pool limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import Column, MetaData, Table, Text, insert, select, text
+
+from agentifui_config import ConnectionManager, SSLMode
+
+if TYPE_CHECKING:
+    from sqlalchemy import Insert
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agentifui_config import DatabaseConfig
+    from agentifui_config.testing.postgres import PostgresServer
+
+pytestmark = pytest.mark.asyncio
+
+_SELECT_ONE = text("SELECT 1")
+_CLEANUP_WAIT = 5.0  # seconds shielded clean-ups and server-side exits get to finish
+
+
+def _unique(database_config: DatabaseConfig, **update: Any) -> DatabaseConfig:
+    """The run's database under an application name of its own, so its backends can be found."""
+    name = f"agentifui-test-{secrets.token_hex(4)}"
+    return database_config.model_copy(update={"application_name": name, **update})
+
+
+@contextlib.asynccontextmanager
+async def _managed(config: DatabaseConfig, **options: Any) -> AsyncIterator[ConnectionManager]:
+    manager = ConnectionManager(**options)
+    await manager.initialize(config)
+    try:
+        yield manager
+    finally:
+        await manager.dispose(grace=0)
+
+
+@contextlib.asynccontextmanager
+async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    admin = server.admin
+    connection = await asyncpg.connect(
+        host=admin.host,
+        port=admin.port,
+        user=admin.username,
+        password=admin.password.get_secret_value() or None,
+        database=admin.database,
+        timeout=10,
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def _backend_states(server: PostgresServer, config: DatabaseConfig) -> list[str]:
+    """The states of the server backends opened with *config*'s application name."""
+    async with _admin(server) as admin:
+        rows = await admin.fetch(
+            "SELECT coalesce(state, '') FROM pg_stat_activity"
+            " WHERE datname = $1 AND application_name = $2",
+            config.database,
+            config.application_name,
+        )
+    return [row[0] for row in rows]
+
+
+async def _eventually(condition: Any, timeout: float = _CLEANUP_WAIT) -> bool:  # noqa: ASYNC109
+    """Poll the async *condition* until it is true or *timeout* seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+def _dependency(manager: ConnectionManager) -> AsyncGenerator[AsyncSession, None]:
+    """``get_session()`` as FastAPI holds it: an async generator it drives by hand."""
+    generator = manager.get_session()
+    assert isinstance(generator, AsyncGenerator)
+    return generator
+
+
+async def _table(manager: ConnectionManager) -> Table:
+    """A new table of text values in the run's database."""
+    table = Table(f"t_{secrets.token_hex(4)}", MetaData(), Column("value", Text, nullable=False))
+    async with manager.engine.begin() as connection:
+        await connection.run_sync(table.metadata.create_all)
+    return table
+
+
+def _insert(table: Table, *values: str) -> Insert:
+    return insert(table).values([{"value": value} for value in values])
+
+
+async def _values(manager: ConnectionManager, table: Table) -> list[str]:
+    """The table's values as another session sees them."""
+    async with manager.session() as session:
+        result = await session.execute(select(table.c.value).order_by(table.c.value))
+        return list(result.scalars())
+
+
+async def _terminate(server: PostgresServer, config: DatabaseConfig) -> None:
+    """Kill, from an admin connection, every backend opened with *config*'s application name."""
+    async with _admin(server) as admin:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND application_name = $2",
+            config.database,
+            config.application_name,
+        )
+
+
+def _event(record: logging.LogRecord) -> object:
+    return getattr(record, "event_name", None)
+
+
+class TestGetSession:
+    async def test_commit_is_visible_elsewhere(self, database_config: DatabaseConfig) -> None:
+        """A committed dependency session is visible from another session once it is finished."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+            dependency = _dependency(manager)
+            session = await anext(dependency)
+            await session.execute(_insert(table, "kept"))
+            await session.commit()
+            with pytest.raises(StopAsyncIteration):
+                await anext(dependency)
+            assert manager.connection_count == 0
+            assert await _values(manager, table) == ["kept"]
+            assert manager.get_metrics()["sessions_failed"] == 0
+
+    async def test_thrown_error_rolls_back(self, database_config: DatabaseConfig) -> None:
+        """An error thrown into the dependency rolls back, propagates and counts as failed."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+            dependency = _dependency(manager)
+            session = await anext(dependency)
+            await session.execute(_insert(table, "lost"))
+            await session.flush()
+            with pytest.raises(ValueError, match="handler failed"):
+                await dependency.athrow(ValueError("handler failed"))
+            assert manager.connection_count == 0
+            assert await _values(manager, table) == []
+            assert manager.get_metrics()["sessions_failed"] == 1
+
+    async def test_aclose_gives_the_connection_back(self, database_config: DatabaseConfig) -> None:
+        """Closing the dependency early rolls back what was not committed but is no failure."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+            dependency = _dependency(manager)
+            session = await anext(dependency)
+            await session.execute(_insert(table, "uncommitted"))
+            assert manager.connection_count == 1
+            await dependency.aclose()
+            assert manager.connection_count == 0
+            assert await _values(manager, table) == []
+            metrics = manager.get_metrics()
+            assert metrics["sessions_failed"] == 0
+            assert metrics["sessions_opened"] == 2
+
+    async def test_sessions_keep_attributes_after_commit(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """Sessions are made with expire_on_commit=False, as an async handler needs."""
+        async with _managed(database_config) as manager:
+            async with manager.session() as session:
+                assert session.sync_session.expire_on_commit is False
+            assert manager.session_factory.kw["expire_on_commit"] is False
+
+
+class TestSessionContext:
+    async def test_commit_is_visible_elsewhere(self, database_config: DatabaseConfig) -> None:
+        """A session committed inside ``async with manager.session()`` is visible afterwards."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+            async with manager.session() as session:
+                await session.execute(_insert(table, "a", "b"))
+                await session.commit()
+            assert await _values(manager, table) == ["a", "b"]
+
+    async def test_raised_error_rolls_back(self, database_config: DatabaseConfig) -> None:
+        """An exception inside the block rolls back: the rows are never seen by another session."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+
+            async def insert_then_fail() -> None:
+                async with manager.session() as session:
+                    await session.execute(_insert(table, "x"))
+                    await session.flush()
+                    assert await _values(manager, table) == []
+                    raise RuntimeError("boom")
+
+            with pytest.raises(RuntimeError, match="boom"):
+                await insert_then_fail()
+            assert await _values(manager, table) == []
+            assert manager.connection_count == 0
+
+    async def test_uncommitted_work_is_discarded(self, database_config: DatabaseConfig) -> None:
+        """Leaving the block without commit discards the work: committing is the caller's job."""
+        async with _managed(database_config) as manager:
+            table = await _table(manager)
+            async with manager.session() as session:
+                await session.execute(_insert(table, "x"))
+            assert await _values(manager, table) == []
+
+
+class TestDeadConnection:
+    async def test_the_callers_error_is_kept(
+        self,
+        postgres_server: PostgresServer,
+        database_config: DatabaseConfig,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """When the connection died under a failing session, the caller still sees its own error."""
+        config = _unique(database_config)
+        caplog.set_level(logging.WARNING, logger="agentifui_config")
+        async with _managed(config) as manager:
+
+            async def fail_on_a_dead_connection() -> None:
+                async with manager.session() as session:
+                    await session.execute(_SELECT_ONE)
+                    await _terminate(postgres_server, config)
+                    raise LookupError("the handler's own error")
+
+            with pytest.raises(LookupError, match="the handler's own error"):
+                await fail_on_a_dead_connection()
+            assert manager.connection_count == 0
+            logged = [r for r in caplog.records if _event(r) == "session_rollback_failed"]
+            assert len(logged) == 1
+            assert (
+                logged[0]
+                .getMessage()
+                .startswith("rolling back a failed session failed, its connection is dropped: ")
+            )
+            async with manager.session() as session:
+                assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+
+    async def test_a_cancellation_is_kept(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
+    ) -> None:
+        """A task cancelled while its connection is dead ends cancelled, not with a driver error."""
+        config = _unique(database_config)
+        async with _managed(config) as manager:
+            killed = asyncio.Event()
+
+            async def hold_a_dead_connection() -> None:
+                async with manager.session() as session:
+                    await session.execute(_SELECT_ONE)
+                    await _terminate(postgres_server, config)
+                    killed.set()
+                    await asyncio.Event().wait()
+
+            task = asyncio.create_task(hold_a_dead_connection())
+            await killed.wait()
+            task.cancel()
+            await asyncio.wait({task})
+            assert task.cancelled()
+            assert manager.connection_count == 0
+
+
+class TestCancellation:
+    async def test_cancelled_tasks_give_every_connection_back(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
+    ) -> None:
+        """1,000 sessions cancelled at random points leave no connection lent or mid-transaction."""
+        # ssl disabled: with asyncpg's default "prefer", a cancel request cut short
+        # leaves an unretrieved future inside asyncpg that asyncio logs as an error.
+        config = _unique(
+            database_config,
+            pool_size=2,
+            max_overflow=0,
+            pool_timeout=30,
+            ssl_mode=SSLMode.DISABLE,
+        )
+        rng = random.Random(20240501)
+        in_flight = asyncio.Semaphore(8)
+
+        async def work(manager: ConnectionManager, pause: float, query: float) -> None:
+            async with manager.session() as session:
+                await asyncio.sleep(pause)
+                await session.execute(text("SELECT pg_sleep(:s)"), {"s": query})
+                await session.execute(_SELECT_ONE)
+                await session.commit()
+
+        async def one(manager: ConnectionManager) -> str:
+            pause, query = rng.uniform(0, 0.003), rng.uniform(0, 0.003)
+            cancel_after = rng.choice((0.0, rng.uniform(0, 0.005), rng.uniform(0.005, 0.05)))
+            async with in_flight:
+                task = asyncio.create_task(work(manager, pause, query))
+                await asyncio.sleep(cancel_after)
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    return "cancelled"
+                return "finished"
+
+        async with _managed(config) as manager:
+            outcomes = Counter(await asyncio.gather(*(one(manager) for _ in range(1000))))
+            assert outcomes.keys() == {"cancelled", "finished"}
+
+            async def all_back() -> bool:
+                return manager.connection_count == 0
+
+            async def none_in_transaction() -> bool:
+                states = await _backend_states(postgres_server, config)
+                return not any(state.startswith("idle in transaction") for state in states)
+
+            assert await _eventually(all_back)
+            assert await _eventually(none_in_transaction)
+            assert manager.get_metrics()["sessions_opened"] == 1000
+            async with manager.session() as session:
+                assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+
+
+class TestPoolExhaustion:
+    async def test_waits_pool_timeout_then_fails(self, database_config: DatabaseConfig) -> None:
+        """With every connection held the next query fails after about pool_timeout, not never."""
+        config = database_config.model_copy(
+            update={"pool_size": 2, "max_overflow": 0, "pool_timeout": 1}
+        )
+        async with _managed(config) as manager, contextlib.AsyncExitStack() as held:
+            first = await held.enter_async_context(manager.session())
+            await first.execute(_SELECT_ONE)
+            second = await held.enter_async_context(manager.session())
+            await second.execute(_SELECT_ONE)
+            assert manager.pool_status.saturated
+
+            started = time.monotonic()
+            with pytest.raises(sqlalchemy.exc.TimeoutError):
+                async with manager.session() as third:
+                    await third.execute(_SELECT_ONE)
+            assert 0.8 <= time.monotonic() - started < 3.0
+            assert manager.connection_count == 2
+
+            await second.close()
+            started = time.monotonic()
+            async with manager.session() as fourth:
+                assert (await fourth.execute(_SELECT_ONE)).scalar_one() == 1
+            assert time.monotonic() - started < 0.8
+            assert manager.get_metrics()["sessions_failed"] == 1
