@@ -1,0 +1,239 @@
+"""Health endpoints: ``/health`` (the report), ``/health/live`` (the process), ``/health/ready``.
+
+``/health`` answers with the overall status and one entry per component
+(``database``, and ``migrations`` when the lifespan was given migrations);
+``/health/ready`` with the status only; both 200 for ``healthy`` and
+``degraded``, 503 for ``starting`` and ``unhealthy``. ``/health/live`` never
+touches the database: it says the process answers, so an orchestrator does not
+restart a service whose database is down.
+
+Probe storms stay cheap: concurrent requests share one in-flight check, and
+its rendered answer is reused for a short time (``cache_ttl``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi import APIRouter
+from starlette.requests import Request  # noqa: TC002 - FastAPI reads annotations at run time
+from starlette.responses import Response
+
+from agentifui_config.connection import ConnectionManager
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.fastapi.dependencies import DATABASE_STATE
+from agentifui_config.health import DatabaseHealthInfo, HealthStatus, MigrationState
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["health_router"]
+
+_HEADERS: Final = {"Cache-Control": "no-store"}
+_MEDIA_TYPE: Final = "application/json"
+_LIVE: Final = b'{"status":"healthy"}'
+_NO_LIFESPAN: Final = (
+    f"no connection manager on app.state.{DATABASE_STATE}: "
+    "create the app with FastAPI(lifespan=create_lifespan())"
+)
+_HIDDEN_ERROR: Final = "the database check failed"
+_MIGRATION_STATUS: Final = {
+    MigrationState.PENDING: HealthStatus.UNHEALTHY,
+    MigrationState.UNKNOWN_REVISION: HealthStatus.UNHEALTHY,
+    MigrationState.ERROR: HealthStatus.DEGRADED,
+}
+_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    503: {"description": "Starting or unhealthy: do not send traffic."}
+}
+
+
+def health_router(
+    *,
+    prefix: str = "/health",
+    timeout: float = 1.0,
+    cache_ttl: float = 1.0,
+    expose_details: bool = False,
+    include_in_schema: bool = True,
+    tags: Sequence[str] = ("health",),
+) -> APIRouter:
+    """Build the router of the three health endpoints, to include in an app.
+
+    Args:
+        prefix: Where the endpoints live: ``{prefix}``, ``{prefix}/live``, ``{prefix}/ready``.
+        timeout: Seconds a database check may take; keep it below the
+            orchestrator's probe timeout.
+        cache_ttl: Seconds a finished check answers further probes; 0 checks
+            every time (concurrent probes still share one check).
+        expose_details: Show the database's host, port, name, user name, server
+            version and error texts; off by default, since a health endpoint is
+            often public. Pool numbers and warnings are always shown.
+        include_in_schema: List the endpoints in the OpenAPI schema.
+        tags: OpenAPI tags of the endpoints.
+
+    Raises:
+        ConfigurationError: *prefix* does not start with ``/`` or ends with one,
+            or *timeout* is not positive or *cache_ttl* negative.
+    """
+    _check_arguments(prefix, timeout, cache_ttl)
+    check = _SharedCheck(timeout, cache_ttl, expose_details)
+    router = APIRouter(prefix=prefix, tags=list(tags), include_in_schema=include_in_schema)
+
+    @router.get("", response_class=Response, responses=_RESPONSES)
+    async def health(request: Request) -> Response:
+        """The overall status and one entry per component, with the pool's numbers."""
+        report = await check.report(_manager_of(request))
+        return _json(report.full, report.status)
+
+    @router.get("/live", response_class=Response)
+    async def live() -> Response:
+        """The process answers; the database is not checked."""
+        return _json(_LIVE, HealthStatus.HEALTHY)
+
+    @router.get("/ready", response_class=Response, responses=_RESPONSES)
+    async def ready(request: Request) -> Response:
+        """Whether to send traffic: 503 while starting, without the database, or migrations due."""
+        report = await check.report(_manager_of(request))
+        return _json(report.brief, report.status)
+
+    return router
+
+
+def _check_arguments(prefix: str, timeout: float, cache_ttl: float) -> None:
+    if not prefix.startswith("/") or prefix.endswith("/"):
+        raise ConfigurationError(
+            f"{prefix!r} is not a path prefix",
+            variable="prefix",
+            remedy="start it with '/' and do not end it with one, as in '/health'",
+        )
+    if timeout <= 0 or cache_ttl < 0:
+        raise ConfigurationError(
+            f"timeout={timeout!r}, cache_ttl={cache_ttl!r}: the timeout must be positive "
+            "and the cache time not negative",
+            variable="timeout",
+            remedy="pass for example timeout=1.0, cache_ttl=1.0",
+        )
+
+
+def _manager_of(request: Request) -> ConnectionManager | None:
+    manager = getattr(request.app.state, DATABASE_STATE, None)
+    return manager if isinstance(manager, ConnectionManager) else None
+
+
+def _json(body: bytes, status: HealthStatus) -> Response:
+    return Response(body, status.http_status, headers=_HEADERS, media_type=_MEDIA_TYPE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """A check's answer, rendered once for every probe it serves."""
+
+    status: HealthStatus
+    full: bytes
+    brief: bytes
+    manager: ConnectionManager | None = None
+    expires: float = 0.0
+
+
+class _SharedCheck:
+    """One database check at a time, its report reused for *ttl* seconds."""
+
+    def __init__(self, timeout: float, ttl: float, expose: bool) -> None:
+        self._timeout, self._ttl, self._expose = timeout, ttl, expose
+        self._cached: _Report | None = None
+        self._running: asyncio.Task[_Report] | None = None
+        self._running_for: ConnectionManager | None = None
+        self._no_manager = _render(None, DatabaseHealthInfo.starting(), expose)
+
+    async def report(self, manager: ConnectionManager | None) -> _Report:
+        """The cached report, the one being made, or a new one: never two checks at once."""
+        if manager is None:
+            return self._no_manager
+        if not manager.is_initialized:
+            return _render(manager, DatabaseHealthInfo.starting(), self._expose)
+        cached = self._cached
+        if cached is not None and cached.manager is manager and time.monotonic() < cached.expires:
+            return cached
+        task = self._running
+        if task is None or self._running_for is not manager:
+            task = asyncio.ensure_future(self._check(manager))
+            self._running, self._running_for = task, manager
+            task.add_done_callback(self._finished)
+        # Shielded: a probe that gives up must not cancel the check others wait for.
+        return await asyncio.shield(task)
+
+    async def _check(self, manager: ConnectionManager) -> _Report:
+        info = await manager.health_check(timeout=self._timeout)
+        report = _render(manager, info, self._expose, time.monotonic() + self._ttl)
+        self._cached = report
+        return report
+
+    def _finished(self, task: asyncio.Task[_Report]) -> None:
+        if self._running is task:
+            self._running = self._running_for = None
+
+
+def _render(
+    manager: ConnectionManager | None,
+    info: DatabaseHealthInfo,
+    expose: bool,
+    expires: float = 0.0,
+) -> _Report:
+    components = [_database(manager, info, expose)]
+    if manager is not None and manager.migration_probe is not None:
+        components.append(_migrations(info, expose))
+    status = HealthStatus.worst(*(HealthStatus(c["status"]) for c in components))
+    checked_at = info.checked_at.isoformat()
+    full = {"status": status.value, "checked_at": checked_at, "components": components}
+    brief = {"status": status.value, "checked_at": checked_at}
+    return _Report(status, _dumps(full), _dumps(brief), manager, expires)
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _database(
+    manager: ConnectionManager | None, info: DatabaseHealthInfo, expose: bool
+) -> dict[str, Any]:
+    pool = info.connection_pool
+    details: dict[str, Any] = {"connected": info.connected, **(pool.to_dict() if pool else {})}
+    details["warnings"] = list(info.warnings)
+    details["errors"] = _errors(manager, info, expose)
+    config = manager.config if manager is not None else None
+    if expose and config is not None:
+        details.update(config.connection_info)
+        details.update(database=info.database_name or config.database, version=info.version)
+    return {
+        "name": "database",
+        "status": info.status.value,
+        "latency_ms": info.response_time_ms,
+        "details": details,
+    }
+
+
+def _errors(manager: ConnectionManager | None, info: DatabaseHealthInfo, expose: bool) -> list[str]:
+    if not expose:
+        # Error texts may name hosts and addresses: only their existence is public.
+        return [_HIDDEN_ERROR] if info.errors else []
+    return [_NO_LIFESPAN] if manager is None else list(info.errors)
+
+
+def _migrations(info: DatabaseHealthInfo, expose: bool) -> dict[str, Any]:
+    migrations = info.migration_status
+    if not info.connected:
+        # Not checked: the database did not answer, so the migrations are as unknown.
+        status = info.status.value
+        return {"name": "migrations", "status": status, "latency_ms": None, "details": {}}
+    details = migrations.to_dict()
+    if not expose and details["error"] is not None:
+        details["error"] = _HIDDEN_ERROR
+    return {
+        "name": "migrations",
+        "status": _MIGRATION_STATUS.get(migrations.state, HealthStatus.HEALTHY).value,
+        "latency_ms": None,
+        "details": details,
+    }
