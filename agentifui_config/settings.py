@@ -42,8 +42,10 @@ from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources
 __all__ = [
     "LOG_LEVELS",
     "EnvironmentSettings",
+    "configuration_warnings",
     "get_settings",
     "load_settings",
+    "replacement_lines",
     "variable_names",
 ]
 
@@ -302,6 +304,26 @@ def variable_names() -> tuple[str, ...]:
     db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
     files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
     return (*top, *db, *files)
+
+
+def configuration_warnings(
+    settings: EnvironmentSettings, env_file: str | os.PathLike[str] | None = None
+) -> list[Finding]:
+    """The warnings that loading *settings* logged, as findings, for tools that report them.
+
+    :func:`load_settings` raises the errors it finds and logs the warnings;
+    ``agentifui-config check`` asks here for the same warnings: the broken
+    rules of severity warning and the near misses of variable names.
+
+    Args:
+        settings: Settings that loaded, so that they hold no errors.
+        env_file: The ``.env`` file they were loaded with.
+
+    Returns:
+        The warnings, in the order loading logs them.
+    """
+    findings = evaluate(settings) + _typos({"_env_file": env_file})
+    return [f for f in findings if f.severity is Severity.WARNING]
 
 
 def _present_variables(values: Mapping[str, Any]) -> set[str]:

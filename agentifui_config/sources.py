@@ -10,21 +10,30 @@ and Kubernetes convention.
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import (
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+)
 
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
 from agentifui_config.errors import ConfigurationError
+from agentifui_config.parsing import parse_database_url
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
     from pydantic_settings import BaseSettings
 
-__all__ = ["FILE_SUFFIX", "SECRET_FILE_VARIABLES", "sources_for"]
+__all__ = ["FILE_SUFFIX", "SECRET_FILE_VARIABLES", "Origin", "sources_for", "value_origins"]
 
 FILE_SUFFIX: Final = "_FILE"
 """Appended to a secret variable's name to give the variable naming its file."""
@@ -149,3 +158,100 @@ def sources_for(
         env_file_encoding=getattr(dotenv_settings, "env_file_encoding", None),
     )
     return env, _SecretFileSource(settings_cls, (env, dotenv)), dotenv
+
+
+class Origin(enum.StrEnum):
+    """Where a setting's value came from, as ``agentifui-config show`` reports it."""
+
+    ARGUMENT = "argument"
+    ENVIRONMENT = "environment"
+    SECRET_FILE = "secret file"  # noqa: S105 - a label, not a password
+    DOTENV = ".env file"
+    DATABASE_URL = "DATABASE_URL"
+    DEFAULT = "default"
+    OTHER = "other source"
+
+
+def value_origins(
+    settings_cls: type[BaseSettings],
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Origin]:
+    """Where each setting's value comes from, asked of the settings' own sources.
+
+    The sources are the ones ``settings_cls.settings_customise_sources()``
+    returns, called in precedence order as loading calls them, so the answer
+    cannot drift from what loading does; nothing is parsed here. ``DB_*`` parts
+    that only a ``DATABASE_URL`` gives come from :attr:`Origin.DATABASE_URL`.
+
+    Args:
+        settings_cls: The settings class (``EnvironmentSettings``).
+        env_file: The ``.env`` file loading reads, as given to ``load_settings()``.
+        overrides: The arguments given to ``load_settings()``.
+
+    Returns:
+        Each field's variable (``SECRET_KEY``, ``DB_HOST``), in schema order, with its origin.
+
+    Raises:
+        ConfigurationError: A secret file cannot be read, or ``DATABASE_URL`` is not a
+            PostgreSQL URL (loading raises the same).
+    """
+    found: dict[str, tuple[Origin, Any]] = {}
+    for source in _sources(settings_cls, env_file, dict(overrides or {})):
+        origin = _origin_of(source)
+        for variable, value in _variables(settings_cls, source()):
+            found.setdefault(variable, (origin, value))
+    url = _reveal(found.get("DATABASE_URL", (Origin.DEFAULT, None))[1])
+    if url:
+        for name in parse_database_url(url):
+            found.setdefault(DB_PREFIX + name.upper(), (Origin.DATABASE_URL, None))
+    names = [name.upper() for name in settings_cls.model_fields if name != _DATABASE_FIELD]
+    names += [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
+    return {name: found.get(name, (Origin.DEFAULT, None))[0] for name in names}
+
+
+def _sources(
+    settings_cls: type[BaseSettings],
+    env_file: str | os.PathLike[str] | None,
+    overrides: dict[str, Any],
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The sources loading uses, built as pydantic-settings builds them for the hook."""
+    sources: tuple[PydanticBaseSettingsSource, ...] = settings_cls.settings_customise_sources(
+        settings_cls,
+        init_settings=InitSettingsSource(settings_cls, init_kwargs=overrides),
+        env_settings=EnvSettingsSource(settings_cls),
+        dotenv_settings=DotEnvSettingsSource(
+            settings_cls, env_file=None if env_file is None else Path(env_file)
+        ),
+        file_secret_settings=SecretsSettingsSource(settings_cls),
+    )
+    return sources
+
+
+def _origin_of(source: PydanticBaseSettingsSource) -> Origin:
+    # DotEnvSettingsSource derives from EnvSettingsSource: test it first.
+    kinds: tuple[tuple[type[PydanticBaseSettingsSource], Origin], ...] = (
+        (InitSettingsSource, Origin.ARGUMENT),
+        (DotEnvSettingsSource, Origin.DOTENV),
+        (EnvSettingsSource, Origin.ENVIRONMENT),
+        (_SecretFileSource, Origin.SECRET_FILE),
+    )
+    return next((origin for kind, origin in kinds if isinstance(source, kind)), Origin.OTHER)
+
+
+def _variables(
+    settings_cls: type[BaseSettings], data: Mapping[str, Any]
+) -> Iterator[tuple[str, Any]]:
+    """The variables (and values) a source's output sets; ``database`` spread into ``DB_*``."""
+    for name, value in data.items():
+        if name == _DATABASE_FIELD:
+            given = DatabaseConfig.model_fields if isinstance(value, DatabaseConfig) else value
+            yield from ((DB_PREFIX + str(key).upper(), None) for key in given)
+        elif name in settings_cls.model_fields:
+            yield name.upper(), value
+
+
+def _reveal(value: Any) -> str:
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal() if callable(reveal) else value or "")

@@ -1,0 +1,92 @@
+"""What ``doctor`` and ``migrate`` share: a bounded connection, Alembic configuration, verdicts."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from agentifui_config.cli.commands import DEFAULT_ALEMBIC_CONFIG, CommandError, ExitCode
+from agentifui_config.connection import ConnectionManager, DatabaseUnavailableError
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.health import MigrationState, MigrationStatus
+from agentifui_config.migrations import MigrationError, load_alembic_config
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from agentifui_config.database import DatabaseConfig
+
+__all__ = ["alembic_config", "connected", "describe_migrations"]
+
+_OPTION: Final = "--alembic-config"
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    config: DatabaseConfig, *, grace: float = 10.0
+) -> AsyncIterator[ConnectionManager]:
+    """A manager that reached *config*'s database in one attempt, disposed on exit.
+
+    The attempt is bounded by ``config.connect_timeout``; there is no retry.
+
+    Args:
+        config: The database.
+        grace: Seconds :meth:`ConnectionManager.dispose` waits for connections on exit.
+
+    Raises:
+        CommandError: The database did not answer (exit status 2), with the
+            manager's message, which names host, port and database and no password.
+    """
+    manager = ConnectionManager()
+    try:
+        await manager.initialize(config)
+    except DatabaseUnavailableError as exc:
+        raise CommandError(str(exc), ExitCode.UNREACHABLE) from None
+    try:
+        yield manager
+    finally:
+        await manager.dispose(grace=grace)
+
+
+def alembic_config(given: str | None, *, required: bool = True) -> Config | None:
+    """The Alembic configuration of ``--alembic-config``, or of ``./alembic.ini`` by default.
+
+    Args:
+        given: The option's value: an ``alembic.ini`` path or a migration directory.
+        required: Whether a missing default file is an error; if not, it gives ``None``.
+
+    Raises:
+        ConfigurationError: The path is neither an Alembic configuration file
+            nor a migration directory; the finding names ``--alembic-config``.
+    """
+    if given is None and not required and not Path(DEFAULT_ALEMBIC_CONFIG).exists():
+        return None
+    try:
+        return load_alembic_config(given or DEFAULT_ALEMBIC_CONFIG)
+    except MigrationError as exc:
+        findings = [dataclasses.replace(f, variable=_OPTION) for f in exc.findings]
+        raise ConfigurationError(findings) from None
+
+
+def describe_migrations(status: MigrationStatus) -> tuple[str, str]:
+    """A migration status as a step state (``ok``, ``fail``, ``skip``) and one line of detail."""
+    current = ", ".join(status.current_revisions) or "base (no revision)"
+    if status.state is MigrationState.UP_TO_DATE:
+        return "ok", f"up to date at {current}"
+    if status.state is MigrationState.PENDING:
+        pending = ", ".join(status.pending_revisions)
+        return "fail", (
+            f"{len(status.pending_revisions)} pending ({pending}), the database is at {current}; "
+            "apply them with: agentifui-config migrate upgrade"
+        )
+    if status.state is MigrationState.UNKNOWN_REVISION:
+        return "fail", (
+            f"the database is at {current}, which the migration scripts do not hold: "
+            "the code is older than the schema"
+        )
+    if status.state is MigrationState.NOT_CONFIGURED:
+        return "skip", "not configured"
+    return "fail", status.error or "the status could not be read"

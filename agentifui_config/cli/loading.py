@@ -1,0 +1,158 @@
+"""How the commands load the settings and set up logging, so that no secret reaches the output.
+
+:func:`load` reads the settings as the service would, without the log lines
+and deprecation warnings loading emits (the commands report those findings
+themselves), and hands every secret it saw to the console to mask.
+:func:`logging_for` routes library logging through
+:func:`agentifui_config.logging.configure_logging`, whose redaction is always on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+
+from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.logging import configure_logging, reset_logging
+from agentifui_config.parsing import parse_database_url
+from agentifui_config.settings import EnvironmentSettings, configuration_warnings, load_settings
+from agentifui_config.sources import SECRET_FILE_VARIABLES
+
+if TYPE_CHECKING:
+    from agentifui_config.cli.console import Console
+
+__all__ = ["env_file_path", "environment_value", "load", "logging_for"]
+
+_LEGACY_URL: Final = Finding(
+    "DATABASE_URL",
+    "is deprecated; DB_* variables replace it",
+    "print the equivalent lines with: agentifui-config convert-url",
+    Severity.WARNING,
+    rule="legacy-database-url",
+)
+
+
+def env_file_path(given: str | None) -> Path | None:
+    """The ``--env-file`` path, checked to be a readable text file.
+
+    ``load_settings()`` ignores a missing file; on the command line a mistyped
+    path must not be ignored silently.
+
+    Raises:
+        ConfigurationError: The file does not exist, cannot be read or is not UTF-8.
+    """
+    if given is None:
+        return None
+    path = Path(given)
+    try:
+        path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise ConfigurationError(
+            f"cannot read {given!r} ({reason or type(exc).__name__})",
+            variable="--env-file",
+            remedy="give the path of a readable UTF-8 .env file, or leave the option out",
+        ) from None
+    return path
+
+
+def load(
+    console: Console, env_file: str | None, **overrides: Any
+) -> tuple[EnvironmentSettings, list[Finding]]:
+    """Load the settings as ``load_settings()`` does, quietly, and protect their secrets.
+
+    Args:
+        console: Receives every secret value seen, to mask it in the output.
+        env_file: The ``--env-file`` option.
+        **overrides: Field values that win over every source (``environment=``).
+
+    Returns:
+        The settings and the warnings loading found, the legacy ``DATABASE_URL`` among them.
+
+    Raises:
+        ConfigurationError: The configuration has errors; every finding is listed.
+    """
+    path = env_file_path(env_file)
+    console.protect(*_raw_secrets(path))
+    with _quiet():
+        settings = load_settings(path, **overrides)
+    console.protect(settings.secret_key, settings.database.password, settings.database_url)
+    found = configuration_warnings(settings, path)
+    if settings.database_url is not None:
+        found.append(_LEGACY_URL)
+    return settings, found
+
+
+def environment_value(variable: str) -> str | None:
+    """The value of *variable* in the environment, read as the settings read it (any case)."""
+    return EnvSettingsSource(EnvironmentSettings).env_vars.get(variable.lower())
+
+
+def _raw_secrets(env_file: Path | None) -> list[str]:
+    """The secret values as given in the environment and the ``.env`` file, before any parsing.
+
+    Protected before loading, so that even an error that echoed a value it
+    failed to parse would be masked.
+    """
+    sources = [EnvSettingsSource(EnvironmentSettings).env_vars]
+    if env_file is not None:
+        sources.append(DotEnvSettingsSource(EnvironmentSettings, env_file=env_file).env_vars)
+    values = [
+        value
+        for env_vars in sources
+        for name in SECRET_FILE_VARIABLES
+        if (value := env_vars.get(name.lower()))
+    ]
+    return values + [password for value in values if (password := _url_password(value))]
+
+
+def _url_password(value: str) -> str | None:
+    with contextlib.suppress(ConfigurationError):
+        return parse_database_url(value).get("password")
+    return None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Hold back the log lines and warnings loading emits; the commands report the findings."""
+    logger = logging.getLogger("agentifui_config")
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def logging_for(
+    console: Console, settings: EnvironmentSettings, *, quiet: bool = False
+) -> Iterator[None]:
+    """Route logging to stderr through the redacting formatter while a command uses the database.
+
+    Args:
+        console: The command's console: its stderr receives the lines, and its
+            protected secrets are masked in them too.
+        settings: ``LOG_LEVEL`` and ``ENVIRONMENT`` set the level and the format.
+        quiet: Log warnings and errors only, unless ``LOG_LEVEL`` is ``DEBUG``:
+            for commands that only read, whose summary Alembic's chatter would bury.
+    """
+    if quiet and settings.log_level != "DEBUG":
+        settings = settings.model_copy(update={"log_level": "WARNING"})
+    configure_logging(
+        settings,
+        stream=console.stderr,
+        extra_secrets=sorted(console.secrets),
+    )
+    try:
+        yield
+    finally:
+        reset_logging()

@@ -1,0 +1,171 @@
+"""Helpers of the CLI tests: run ``agentifui-config`` as a subprocess in a controlled environment.
+
+The subprocess runs under ``coverage run`` when the test run itself is measured,
+writing its data next to the run's own, so that ``coverage combine`` counts the
+CLI's lines too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from agentifui_config.errors import suggest_variable
+from agentifui_config.settings import variable_names
+
+if TYPE_CHECKING:
+    from coverage import Coverage
+
+    from agentifui_config import DatabaseConfig
+
+__all__ = [
+    "REVISION",
+    "CliResult",
+    "clean_environ",
+    "cli_command",
+    "database_environ",
+    "drop_cli_tables",
+    "run_cli",
+    "write_revision",
+]
+
+# Variables of ours (and look-alikes) never inherited from the developer's shell.
+_OURS: Final = ("DB_", "CORS_")
+_STRAY: Final = frozenset({"DB", "DATABASE", "NO_COLOR", "FORCE_COLOR"})
+
+REVISION: Final = '''"""Create the cli_items table."""
+
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("cli_items", sa.Column("id", sa.Integer, primary_key=True))
+    {extra}
+
+
+def downgrade() -> None:
+    op.drop_table("cli_items")
+'''
+"""A migration file creating ``cli_items``; ``{extra}`` is one more statement of its upgrade."""
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one run of the command printed and returned."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Standard output and standard error together, for assertions about both."""
+        return self.stdout + self.stderr
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """``os.environ`` without the variables the settings read (or look-alikes), plus *extra*."""
+    known = variable_names()
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not (
+            name.upper() in known
+            or name.upper() in _STRAY
+            or name.upper().startswith(_OURS)
+            or suggest_variable(name, known) is not None
+        )
+    }
+    return {**kept, **extra}
+
+
+def database_environ(config: DatabaseConfig, **extra: str) -> dict[str, str]:
+    """:func:`clean_environ` with the ``DB_*`` variables that reach *config*'s database."""
+    parts = {
+        "DB_HOST": config.host,
+        "DB_PORT": str(config.port),
+        "DB_USERNAME": config.username,
+        "DB_PASSWORD": config.password.get_secret_value(),
+        "DB_DATABASE": config.database,
+    }
+    return clean_environ(**{**parts, **extra})
+
+
+def cli_command() -> list[str]:
+    """The command line that runs ``agentifui-config``: under coverage when this run is measured."""
+    cov = _active_coverage()
+    if cov is None:
+        return [sys.executable, "-m", "agentifui_config"]
+    options = ["--parallel-mode", f"--data-file={os.path.abspath(cov.config.data_file)}"]
+    if cov.config.config_file:
+        options.append(f"--rcfile={cov.config.config_file}")
+    return [sys.executable, "-m", "coverage", "run", *options, "-m", "agentifui_config"]
+
+
+def _active_coverage() -> Coverage | None:
+    if "coverage" not in sys.modules:
+        return None
+    import coverage
+
+    return coverage.Coverage.current()
+
+
+def run_cli(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str = "",
+) -> CliResult:
+    """Run ``agentifui-config ARGS`` to completion and return what it printed.
+
+    Args:
+        *args: The command line after the program name.
+        env: The whole environment; :func:`clean_environ` by default.
+        cwd: The working directory; it must be given, so that no stray
+            ``alembic.ini`` or ``.env`` is found by accident.
+        stdin: Text fed to standard input (a pipe, never a terminal).
+    """
+    assert cwd is not None, "give each run a working directory of its own"
+    completed = subprocess.run(  # noqa: S603 - runs this interpreter on the package
+        [*cli_command(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=dict(clean_environ() if env is None else env),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def write_revision(directory: Path, extra: str = "pass") -> Path:
+    """Write :data:`REVISION` into the ``versions`` folder of migration *directory*."""
+    path = directory / "versions" / "0001_cli_items.py"
+    path.write_text(REVISION.replace("{extra}", extra), encoding="utf-8")
+    return path
+
+
+async def drop_cli_tables(config: DatabaseConfig) -> None:
+    """Drop what :data:`REVISION` and Alembic create, so the run's database is left as found."""
+    engine = create_async_engine(config.sqlalchemy_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS cli_items, alembic_version"))
+    finally:
+        await engine.dispose()
