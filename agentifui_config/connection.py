@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -73,6 +73,10 @@ class ConnectionManager:
             as a suspected leak, with where it was checked out.
         migration_probe: Reports the migration status in :meth:`health_check`;
             without it the status is ``NOT_CONFIGURED``.
+        session_options: Further ``async_sessionmaker`` options, e.g.
+            ``{"sync_session_class": AppSession}`` for a session class with
+            its own event listeners (``expire_on_commit`` stays ``False``
+            unless given here).
 
     Example:
         >>> manager = ConnectionManager()
@@ -86,9 +90,11 @@ class ConnectionManager:
         slow_threshold_ms: float = 1000.0,
         leak_threshold: float = 30.0,
         migration_probe: MigrationProbe | None = None,
+        session_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.slow_threshold_ms = slow_threshold_ms
         self.migration_probe = migration_probe
+        self._session_options = {"expire_on_commit": False, **(session_options or {})}
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._side_engine: AsyncEngine | None = None
@@ -142,7 +148,7 @@ class ConnectionManager:
                 raise
             self._tracker.attach(engine.sync_engine.pool)
             self._config, self._engine, self._disposed = config, engine, False
-            self._factory = async_sessionmaker(engine, expire_on_commit=False)
+            self._factory = async_sessionmaker(engine, **self._session_options)
 
     @property
     def is_initialized(self) -> bool:

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import Column, MetaData, Table, Text, insert, select, text
+from sqlalchemy.orm import Session
 
 from agentifui_config import ConnectionManager, SSLMode
 
@@ -217,6 +218,19 @@ class TestSessionContext:
             async with manager.session() as session:
                 await session.execute(_insert(table, "x"))
             assert await _values(manager, table) == []
+
+    async def test_session_options_reach_the_factory(self, database_config: DatabaseConfig) -> None:
+        """``session_options`` pick the session class, so its own listeners apply."""
+
+        class AppSession(Session):
+            pass
+
+        async with _managed(
+            database_config, session_options={"sync_session_class": AppSession}
+        ) as manager:
+            async with manager.session() as session:
+                assert isinstance(session.sync_session, AppSession)
+                assert session.sync_session.expire_on_commit is False
 
 
 class TestDeadConnection:
