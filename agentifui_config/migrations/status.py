@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
+from sqlalchemy import column, inspect, select
+from sqlalchemy import table as table_clause
 
 from agentifui_config.health import MigrationState, MigrationStatus
 from agentifui_config.migrations.scripts import (
@@ -47,12 +48,12 @@ def _read_revisions(
     version_table: str = DEFAULT_VERSION_TABLE,
     version_table_schema: str | None = None,
 ) -> tuple[str, ...]:
-    context = MigrationContext.configure(
-        connection,
-        opts={"version_table": version_table, "version_table_schema": version_table_schema},
-    )
-    # No version table reads as no revision: nothing applied yet.
-    return context.get_current_heads()
+    # Read directly rather than through a MigrationContext, which logs two INFO
+    # lines on every call: health checks would repeat them every few seconds.
+    if not inspect(connection).has_table(version_table, schema=version_table_schema):
+        return ()  # no version table reads as no revision: nothing applied yet
+    table = table_clause(version_table, column("version_num"), schema=version_table_schema)
+    return tuple(connection.execute(select(table.c.version_num)).scalars())
 
 
 async def get_migration_status(
