@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import ForeignKey, String, UniqueConstraint, inspect, select
+from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint, inspect, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from agentifui_config.models import (
+    NAMING_CONVENTION,
     Base,
     SoftDeleteMixin,
     TimestampMixin,
@@ -32,14 +33,20 @@ if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
 
 
-class Owner(UUIDv7PrimaryKeyMixin, TimestampMixin, Base):
+class ModelBase(Base, DeclarativeBase):
+    """A base of these tests' own, so their tables stay out of ``Base.metadata``."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Owner(UUIDv7PrimaryKeyMixin, TimestampMixin, ModelBase):
     __tablename__ = "model_owners"
     __table_args__ = (UniqueConstraint("name"),)
 
     name: Mapped[str] = mapped_column(String(50))
 
 
-class Pet(UUIDv7PrimaryKeyMixin, SoftDeleteMixin, Base):
+class Pet(UUIDv7PrimaryKeyMixin, SoftDeleteMixin, ModelBase):
     __tablename__ = "model_pets"
 
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Owner.id))
@@ -58,10 +65,10 @@ async def engine(database_config: DatabaseConfig) -> AsyncIterator[AsyncEngine]:
     """An engine on the run's database with the model tables created, dropped afterwards."""
     engine = create_async_engine(database_config.sqlalchemy_url)
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+        await connection.run_sync(ModelBase.metadata.create_all)
     yield engine
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(ModelBase.metadata.drop_all)
     await engine.dispose()
 
 
@@ -93,6 +100,12 @@ class TestUUID7:
 
 
 class TestNamingConvention:
+    def test_own_base_keeps_its_tables_apart(self) -> None:
+        """A base declared with its own MetaData holds its tables; the shared Base does not."""
+        assert "model_owners" in ModelBase.metadata.tables
+        assert "model_owners" not in Base.metadata.tables
+        assert ModelBase.metadata.naming_convention == Base.metadata.naming_convention
+
     @pytest.mark.asyncio
     async def test_constraints_get_stable_names(self, engine: AsyncEngine) -> None:
         """Primary, unique, foreign keys and indexes are named by the convention."""
