@@ -11,6 +11,7 @@ import enum
 import functools
 import importlib.util
 import ipaddress
+import json
 import pkgutil
 import re
 from typing import Any, Final, Self
@@ -20,10 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from agentifui_config.errors import ConfigurationError, findings_from_errors
+from agentifui_config.errors import ConfigurationError, findings_from_errors, mask
 from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
 
-__all__ = ["DB_PREFIX", "URL_FIELDS", "DatabaseConfig", "SSLMode", "installed_async_drivers"]
+__all__ = [
+    "DB_PREFIX",
+    "URL_FIELDS",
+    "DatabaseConfig",
+    "SSLMode",
+    "installed_async_drivers",
+    "replacement_lines",
+]
 
 DB_PREFIX: Final = "DB_"
 """The prefix of the environment variables that fill a :class:`DatabaseConfig`."""
@@ -275,3 +283,23 @@ def installed_async_drivers() -> tuple[str, ...]:
     modules = pkgutil.iter_modules(postgresql.__path__)
     names = (f"postgresql+{m.name}" for m in modules if not m.name.startswith("_"))
     return tuple(name for name in names if _is_async_postgres_driver(name))
+
+
+def replacement_lines(url: str, *, show_password: bool = False) -> list[str]:
+    """The ``DB_*`` lines equivalent to a legacy ``DATABASE_URL``, password masked unless asked.
+
+    Raises:
+        ConfigurationError: The URL is not a PostgreSQL URL.
+    """
+    lines = []
+    for name, value in parse_database_url(url).items():
+        lines.append(f"{DB_PREFIX}{name.upper()}={_env_value(name, value, show_password)}")
+    return lines
+
+
+def _env_value(name: str, value: object, show_password: bool) -> str:
+    if name == "password" and not show_password:
+        return mask(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)

@@ -11,7 +11,6 @@ never shows a secret.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import secrets
@@ -19,12 +18,12 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Final
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from agentifui_config.database import DB_PREFIX, DatabaseConfig
+from agentifui_config.cors import parse_methods, parse_origins
+from agentifui_config.database import DB_PREFIX, DatabaseConfig, replacement_lines
 from agentifui_config.environment import Environment
 from agentifui_config.errors import (
     ConfigurationError,
@@ -32,7 +31,6 @@ from agentifui_config.errors import (
     Finding,
     Severity,
     findings_from_errors,
-    mask,
     typo_findings,
 )
 from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
@@ -54,9 +52,6 @@ _LOG = logging.getLogger("agentifui_config")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
 
-_HTTP_METHODS: Final = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
 _SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL"})
 
 # Names people often use for our variables, which a similarity score would miss.
@@ -159,20 +154,12 @@ class EnvironmentSettings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: str | list[str]) -> list[str]:
-        return [_normalise_origin(o) for o in parse_list(value, variable="CORS_ORIGINS")]
+        return parse_origins(value)
 
     @field_validator("cors_allow_methods", mode="before")
     @classmethod
     def _parse_methods(cls, value: str | list[str]) -> list[str]:
-        methods = [m.upper() for m in parse_list(value, variable="CORS_ALLOW_METHODS")]
-        unknown = [m for m in methods if m != "*" and m not in _HTTP_METHODS]
-        if unknown:
-            raise ConfigurationError(
-                f"{', '.join(map(repr, unknown))} is not an HTTP method",
-                variable="CORS_ALLOW_METHODS",
-                remedy=f"use '*' or some of {', '.join(sorted(_HTTP_METHODS))}",
-            )
-        return methods
+        return parse_methods(value)
 
     @field_validator("cors_allow_headers", mode="before")
     @classmethod
@@ -384,56 +371,6 @@ def _warn_legacy_url(url: SecretStr) -> None:
     )
     _LOG.warning(text, extra={"event_name": "legacy_database_url", "replacement": lines})
     warnings.warn(text, DeprecationWarning, stacklevel=5)
-
-
-def replacement_lines(url: str, *, show_password: bool = False) -> list[str]:
-    """The ``DB_*`` lines equivalent to a legacy ``DATABASE_URL``, password masked unless asked.
-
-    Raises:
-        ConfigurationError: The URL is not a PostgreSQL URL.
-    """
-    lines = []
-    for name, value in parse_database_url(url).items():
-        lines.append(f"{DB_PREFIX}{name.upper()}={_env_value(name, value, show_password)}")
-    return lines
-
-
-def _env_value(name: str, value: object, show_password: bool) -> str:
-    if name == "password" and not show_password:
-        return mask(value)
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def _normalise_origin(origin: str) -> str:
-    if origin == "*":
-        return origin
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:  # a malformed IPv6 literal or port
-        raise _not_an_origin(origin) from None
-    valid = (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.path in ("", "/")
-        and not (parts.query or parts.fragment or parts.username or parts.password)
-    )
-    if not valid or parts.hostname is None:
-        raise _not_an_origin(origin)
-    # urlsplit drops an IPv6 literal's brackets; browsers send them in the Origin header.
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    netloc = host if port is None else f"{host}:{port}"
-    return f"{parts.scheme}://{netloc}"
-
-
-def _not_an_origin(origin: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"{origin!r} is not an origin",
-        variable="CORS_ORIGINS",
-        remedy="give '*' or scheme://host[:port] with http or https and no path",
-    )
 
 
 def load_settings(

@@ -1,0 +1,76 @@
+"""CORS parsers: origins in the form browsers send them, and HTTP methods."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentifui_config.cors import HTTP_METHODS, parse_methods, parse_origins
+from agentifui_config.errors import ConfigurationError
+
+
+class TestParseOrigins:
+    @pytest.mark.parametrize(
+        ("given", "expected"),
+        [
+            ("https://app.example.com/", "https://app.example.com"),
+            ("HTTPS://App.Example.com", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            ("http://localhost:80", "http://localhost"),
+            ("http://localhost:3000", "http://localhost:3000"),
+            ("https://app.example.com:8443", "https://app.example.com:8443"),
+            ("http://[::1]:5173/", "http://[::1]:5173"),
+            ("*", "*"),
+        ],
+    )
+    def test_normalises_to_the_origin_header_form(self, given: str, expected: str) -> None:
+        """An origin comes out exactly as a browser's Origin header would carry it."""
+        assert parse_origins(given) == [expected]
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            "ftp://files.example.com",
+            "https://app.example.com/path",
+            "https://user:pw@app.example.com",
+            "https://app.example.com?x=1",
+            "app.example.com",
+            "http://[::1",
+            "https://app.example.com:99999",
+        ],
+    )
+    def test_refuses_what_is_not_an_origin(self, bad: str) -> None:
+        """Paths, credentials, queries, other schemes and bad ports are refused by name."""
+        with pytest.raises(ConfigurationError, match=r"CORS_ORIGINS: .* is not an origin"):
+            parse_origins(bad)
+
+    def test_reads_lists_both_ways(self) -> None:
+        """Comma-separated values and JSON arrays give the same origins."""
+        csv = parse_origins("https://a.example.com, http://localhost:3000")
+        assert csv == parse_origins('["https://a.example.com", "http://localhost:3000"]')
+
+    @given(st.text(max_size=40))
+    def test_any_text_gives_origins_or_a_configuration_error(self, text: str) -> None:
+        """Arbitrary text never raises anything but ConfigurationError."""
+        try:
+            origins = parse_origins(text)
+        except ConfigurationError:
+            return
+        assert all(o == "*" or o.startswith(("http://", "https://")) for o in origins)
+
+
+class TestParseMethods:
+    def test_upper_cases_known_methods(self) -> None:
+        """Methods are accepted in any case and upper-cased."""
+        assert parse_methods("get, Post,*") == ["GET", "POST", "*"]
+
+    def test_refuses_an_unknown_method_by_name(self) -> None:
+        """An unknown method is named in the error, quoted."""
+        with pytest.raises(ConfigurationError, match=r"'FETCH' is not an HTTP method"):
+            parse_methods("GET,FETCH")
+
+    def test_every_listed_method_is_accepted(self) -> None:
+        """Each method in HTTP_METHODS passes on its own."""
+        for method in sorted(HTTP_METHODS):
+            assert parse_methods(method.lower()) == [method]
