@@ -19,14 +19,12 @@ not the calling thread has an event loop running.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import secrets
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Self
 
 import asyncpg
 from pydantic import SecretStr  # noqa: TC002 - pydantic reads annotations at run time
@@ -37,6 +35,7 @@ from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError, scrub
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
+from agentifui_config.testing._loop import run_coroutine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -75,8 +74,6 @@ _COMMAND_TIMEOUT: Final = 60.0  # seconds for CREATE/DROP DATABASE
 # SQLAlchemy quotes identifiers for PostgreSQL (doubling embedded quotes); its
 # dialect constructor carries no annotations.
 _PREPARER: Final = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]
-
-_T = TypeVar("_T")
 
 
 class PostgresUnavailableError(ConfigurationError):
@@ -229,26 +226,33 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
-def create_database(server: PostgresServer, name: str | None = None) -> DatabaseConfig:
+def create_database(
+    server: PostgresServer, name: str | None = None, *, template: str | None = None
+) -> DatabaseConfig:
     """Create an empty database on *server* and return its configuration.
 
     The database is copied from ``template0``, so it holds no tables even when
-    the server's ``template1`` does.
+    the server's ``template1`` does, unless *template* names another one.
 
     Args:
         server: The server to create it on.
         name: Its name, which must start with ``agentifui_test_``; by default
             ``agentifui_test_`` and 12 random hex digits.
+        template: The database to copy, schema and rows, instead of ``template0``;
+            nobody may be connected to it meanwhile.
 
     Returns:
         The admin configuration with the database replaced by the new one.
 
     Raises:
         ConfigurationError: *name* does not start with the prefix or is too long.
-        asyncpg.PostgresError: The server refused, for example because the name is taken.
+        asyncpg.PostgresError: The server refused, for example because the name is
+            taken or the template is in use.
     """
     name = _database_name(name)
-    _run(lambda: _execute(server.admin, f"CREATE DATABASE {_quote(name)} TEMPLATE template0"))
+    source = _quote(template) if template is not None else "template0"
+    statement = f"CREATE DATABASE {_quote(name)} TEMPLATE {source}"
+    run_coroutine(lambda: _execute(server.admin, statement))
     return server.admin.model_copy(update={"database": name})
 
 
@@ -262,7 +266,8 @@ def drop_database(server: PostgresServer, name: str) -> None:
             databases created here are ever dropped.
     """
     _check_name(name)
-    _run(lambda: _execute(server.admin, f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
+    statement = f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"
+    run_coroutine(lambda: _execute(server.admin, statement))
 
 
 @contextlib.contextmanager
@@ -296,7 +301,7 @@ def _check_server(server: PostgresServer) -> None:
     else:
         where, remedy = f"names {admin.masked_url}, which", _URL_REMEDY
     try:
-        version = _run(lambda: _server_version(admin))
+        version = run_coroutine(lambda: _server_version(admin))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = scrub(str(exc) or type(exc).__name__, [admin.password.get_secret_value()])
         raise PostgresUnavailableError(
@@ -335,17 +340,6 @@ def _check_name(name: str) -> None:
 
 def _quote(name: str) -> str:
     return _PREPARER.quote_identifier(name)
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    """Run *work* on a private event loop in a worker thread and return its result.
-
-    The worker thread keeps the caller's thread untouched: ``asyncio.run()``
-    there would fail inside a running loop, and outside one it would reset the
-    thread's current event loop, which pytest-asyncio may hold.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentifui-testing") as pool:
-        return pool.submit(lambda: asyncio.run(work())).result()
 
 
 async def _connect(config: DatabaseConfig) -> asyncpg.Connection:

@@ -174,6 +174,19 @@ class TestCreateDatabase:
         finally:
             drop_database(postgres_server, config.database)
 
+    @pytest.mark.asyncio
+    async def test_copies_a_template(self, postgres_server: PostgresServer) -> None:
+        """With template=, the new database starts as a copy of that one, rows included."""
+        with temporary_database(postgres_server) as source:
+            async with _connected(source) as connection:
+                await connection.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (7)")
+            copy = create_database(postgres_server, template=source.database)
+            try:
+                async with _connected(copy) as connection:
+                    assert await connection.fetchval("SELECT v FROM t") == 7
+            finally:
+                drop_database(postgres_server, copy.database)
+
     def test_refuses_names_without_prefix(self) -> None:
         """Only names with the test prefix are created or dropped, so nothing else is touched."""
         server = PostgresServer(_NOWHERE)
@@ -383,40 +396,3 @@ class TestModule:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert result.stdout.strip() == "[]"
-
-
-class TestPytestIntegration:
-    def _project(self, pytester: pytest.Pytester) -> None:
-        pytester.makeini("[pytest]\nmarkers =\n    database: needs PostgreSQL\n")
-        pytester.makeconftest((Path(__file__).parents[1] / "conftest.py").read_text())
-        pytester.makepyfile(
-            "def test_needs_database(database_config):\n"
-            "    assert database_config\n"
-            "\n"
-            "def test_needs_nothing():\n"
-            "    pass\n"
-        )
-
-    def test_missing_server_stops_run_with_one_message(
-        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """With no server, the run stops with one readable message and no traceback."""
-        self._project(pytester)
-        monkeypatch.setenv(URL_VARIABLE, "postgresql://app:hunter2@127.0.0.1:1/postgres")
-        result = pytester.runpytest_subprocess("-p", "no:agentifui_config")
-        output = result.stdout.str() + result.stderr.str()
-        assert result.ret == pytest.ExitCode.USAGE_ERROR
-        assert output.count("no PostgreSQL for the tests") == 1
-        assert "Traceback" not in output
-        assert "hunter2" not in output
-
-    def test_tests_without_database_run_without_server(
-        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """Deselecting the database marker runs the other tests with no server at all."""
-        self._project(pytester)
-        monkeypatch.setenv(URL_VARIABLE, "postgresql://app@127.0.0.1:1/postgres")
-        result = pytester.runpytest_subprocess(
-            "-p", "no:agentifui_config", "-m", "not database", "--strict-markers"
-        )
-        result.assert_outcomes(passed=1, deselected=1)

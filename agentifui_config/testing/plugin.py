@@ -1,0 +1,147 @@
+"""The pytest plugin: PostgreSQL, settings and FastAPI fixtures for a host app's test suite.
+
+Installing agentifui-config registers it through the ``pytest11`` entry point
+(named ``agentifui_config``; ``-p no:agentifui_config`` turns it off), so the
+fixtures are there without a ``conftest.py`` line:
+
+- ``postgres_server`` (session): the PostgreSQL server, ``AGENTIFUI_TEST_DATABASE_URL``
+  or embedded; without one, the tests that need it are skipped (or fail, if required);
+- ``database_config`` (session): the run's throwaway database on it, a ``DatabaseConfig``;
+- ``migrated_database`` (session): that database with the app's schema;
+- ``agentifui_alembic_config``, ``agentifui_metadata`` (session): the app's migrations
+  and models, from the ini keys of the same names or the app's overrides;
+- ``clean_env``: the developer's configuration variables hidden during the test;
+- ``make_settings``: ``EnvironmentSettings`` from keyword overrides alone;
+- ``connection_manager``: a ``ConnectionManager`` on the test database;
+- ``db_session``: an ``AsyncSession`` whose every change, commits too, is undone;
+- ``agentifui_app``: the FastAPI app under test, which the app overrides;
+- ``app_client``: an ``httpx.AsyncClient`` on that app, its sessions ``db_session``.
+
+The options are in :mod:`agentifui_config.testing.options`; the migration
+checks to import into a test module in :mod:`agentifui_config.testing.migration_checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from agentifui_config.testing.fixtures import (
+    agentifui_alembic_config,
+    agentifui_app,
+    agentifui_metadata,
+    clean_env,
+    database_config,
+    make_settings,
+    migrated_database,
+    postgres_server,
+)
+from agentifui_config.testing.options import add_options
+
+try:
+    from agentifui_config.testing.async_fixtures import (
+        app_client,
+        connection_manager,
+        db_session,
+    )
+except ImportError as _exc:  # pragma: no cover - exercised only without pytest-asyncio
+    if _exc.name != "pytest_asyncio":
+        raise
+    from agentifui_config.testing._no_asyncio import (
+        app_client,
+        connection_manager,
+        db_session,
+    )
+
+__all__ = [
+    "ASYNC_FIXTURES",
+    "agentifui_alembic_config",
+    "agentifui_app",
+    "agentifui_metadata",
+    "app_client",
+    "clean_env",
+    "connection_manager",
+    "database_config",
+    "db_session",
+    "loop_scope_problem",
+    "make_settings",
+    "migrated_database",
+    "postgres_server",
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+]
+
+ASYNC_FIXTURES: Final = ("connection_manager", "db_session", "app_client")
+"""The asynchronous fixtures, which must share the event loop of the tests using them."""
+
+_ASYNCIO_PLUGIN: Final = "asyncio"  # pytest-asyncio's entry-point name
+_LINES: Final = (
+    "    asyncio_default_fixture_loop_scope = session\n"
+    "    asyncio_default_test_loop_scope = session"
+)
+_SHOWN: Final = 5  # tests named in the loop-scope message
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--agentifui-require-db`` and the ``agentifui_*`` ini keys."""
+    add_options(parser)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop the run before it starts when async tests and these fixtures would use two loops.
+
+    Raises:
+        pytest.UsageError: Naming the tests and the two ini lines that fix it.
+    """
+    problem = loop_scope_problem(config, items)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def loop_scope_problem(config: pytest.Config, items: list[pytest.Item]) -> str | None:
+    """Say why and how to fix it when async tests would run on another loop than these fixtures.
+
+    ``connection_manager``, ``db_session`` and ``app_client`` run on the loop
+    pytest-asyncio gives function-scoped fixtures (``asyncio_default_fixture_loop_scope``,
+    or ``function`` when unset); a test runs on the one of its ``asyncio``
+    marker's ``loop_scope``, or ``asyncio_default_test_loop_scope``. When they
+    differ, the test fails with "attached to a different loop".
+
+    Returns:
+        The message, or ``None`` when every such test shares its fixtures' loop.
+    """
+    if not config.pluginmanager.has_plugin(_ASYNCIO_PLUGIN):
+        return None
+    fixture_scope = config.getini("asyncio_default_fixture_loop_scope") or "function"
+    if fixture_scope == "fixture-scope":
+        fixture_scope = "function"
+    default_test_scope = config.getini("asyncio_default_test_loop_scope") or "function"
+    mismatched = []
+    for item in items:
+        marker = item.get_closest_marker("asyncio")
+        used = set(ASYNC_FIXTURES).intersection(getattr(item, "fixturenames", ()))
+        if marker is None or not used:
+            continue
+        test_scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+        if (test_scope or default_test_scope) != fixture_scope:
+            mismatched.append((item.nodeid, test_scope))
+    if not mismatched:
+        return None
+    shown = ", ".join(
+        f"{nodeid} (loop scope {scope or default_test_scope!r})"
+        for nodeid, scope in mismatched[:_SHOWN]
+    )
+    more = f" and {len(mismatched) - _SHOWN} more" if len(mismatched) > _SHOWN else ""
+    marked = sorted({nodeid for nodeid, scope in mismatched if scope and scope != "session"})
+    unmark = (
+        f"\nand drop loop_scope= from the asyncio marker of {', '.join(marked)}" if marked else ""
+    )
+    return (
+        f"agentifui-config: the fixtures {', '.join(ASYNC_FIXTURES)} run on the "
+        f"{fixture_scope!r}-scoped event loop, but {shown}{more} would run on another one "
+        "and fail with 'attached to a different loop'. Put tests and fixtures on one loop: "
+        "add these two lines to the pytest configuration ([pytest] in pytest.ini, "
+        "or [tool.pytest.ini_options] in pyproject.toml):\n"
+        f"{_LINES}{unmark}"
+    )

@@ -1,0 +1,132 @@
+"""Sessions whose every change is rolled back, commits included, and a FastAPI client on one.
+
+The recipe is SQLAlchemy 2's "joining a session into an external transaction":
+a connection begins an outer transaction, and the session joins it with
+``join_transaction_mode="create_savepoint"``, so the code under test can
+``commit()`` and ``rollback()`` as it likes (each works on a savepoint) while
+the outer transaction, rolled back at the end, takes everything with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+    from agentifui_config.connection import ConnectionManager
+
+__all__ = ["client_for", "rolled_back_session"]
+
+_UNSET: Final = object()
+
+
+@contextlib.asynccontextmanager
+async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncIterator[AsyncSession]:
+    """Yield a session on one connection of *engine*, whose changes are all undone on exit.
+
+    Args:
+        engine: The engine to borrow the connection from (``manager.engine``).
+        **options: More ``AsyncSession`` arguments; ``expire_on_commit`` is off
+            unless given, as in ``ConnectionManager``'s sessions.
+
+    Example:
+        >>> async with rolled_back_session(manager.engine) as session:  # doctest: +SKIP
+        ...     session.add(Note(text="hello"))
+        ...     await session.commit()  # releases a savepoint; nothing survives the block
+    """
+    options = {"expire_on_commit": False, **options}
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", **options)
+        try:
+            yield session
+        finally:
+            await session.close()
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@contextlib.asynccontextmanager
+async def client_for(
+    app: FastAPI,
+    session: AsyncSession,
+    manager: ConnectionManager | None = None,
+    *,
+    base_url: str = "http://test",
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield an ``httpx.AsyncClient`` that calls *app* with its sessions replaced by *session*.
+
+    ``get_session`` and ``get_transactional_session`` (so ``SessionDep`` and
+    ``TransactionDep``) yield *session*, so the test sees what a request wrote
+    and the request sees what the test wrote; a handler that raises has the
+    session rolled back to before the request, as the real dependencies do.
+    With *manager*, ``get_connection_manager`` returns it and the health
+    endpoints find it on ``app.state``. The app's lifespan does not run; the
+    overrides and the state are restored on exit. Requests share one session:
+    send them one at a time.
+
+    Args:
+        app: The FastAPI application.
+        session: The session every request uses (``db_session``).
+        manager: The connection manager the app's dependencies and health see.
+        base_url: The URL requests are relative to.
+
+    Raises:
+        ImportError: FastAPI or httpx is missing (extra ``fastapi``).
+    """
+    import httpx  # noqa: PLC0415 - the fastapi extra, loaded only when a client is made
+
+    from agentifui_config.fastapi import (  # noqa: PLC0415
+        DATABASE_STATE,
+        get_connection_manager,
+        get_session,
+        get_transactional_session,
+    )
+
+    async def shared() -> AsyncIterator[AsyncSession]:
+        """Stand in for ``get_session``: the shared session, rolled back to a savepoint on error."""
+        try:
+            yield session
+        except GeneratorExit:
+            raise  # closed by FastAPI: nothing failed
+        except BaseException:
+            await session.rollback()  # back to before the request, as get_session does
+            raise
+
+    async def transactional() -> AsyncIterator[AsyncSession]:
+        """Stand in for ``get_transactional_session``: the shared session, committed on success."""
+        try:
+            yield session
+        except GeneratorExit:
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        if session.in_transaction():
+            await session.commit()
+
+    overrides: dict[Any, Any] = {get_session: shared, get_transactional_session: transactional}
+    saved_state = getattr(app.state, DATABASE_STATE, _UNSET)
+    if manager is not None:
+        overrides[get_connection_manager] = lambda: manager
+        setattr(app.state, DATABASE_STATE, manager)
+    saved = dict(app.dependency_overrides)
+    app.dependency_overrides.update(overrides)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+    finally:
+        app.dependency_overrides.clear()
+        app.dependency_overrides.update(saved)
+        if saved_state is _UNSET:
+            if manager is not None:
+                delattr(app.state, DATABASE_STATE)
+        else:
+            setattr(app.state, DATABASE_STATE, saved_state)

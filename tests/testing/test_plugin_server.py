@@ -1,0 +1,241 @@
+"""Tests for the server and database fixtures and the options of agentifui_config.testing.plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+from plugin_support import InnerSuite
+
+from agentifui_config.testing import plugin, postgres
+from agentifui_config.testing.postgres import DATABASE_PREFIX, URL_VARIABLE
+
+if TYPE_CHECKING:
+    from agentifui_config.testing.postgres import PostgresServer
+
+_UNREACHABLE = "postgresql://app:hunter2@127.0.0.1:1/postgres"
+
+_NEEDS_SERVER = """
+def test_needs_database(database_config):
+    assert database_config
+
+def test_needs_server(postgres_server):
+    assert postgres_server
+
+def test_needs_nothing():
+    pass
+"""
+
+
+@pytest.fixture
+def inner(
+    pytester: pytest.Pytester, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> InnerSuite:
+    """An inner project on the outer run's server."""
+    return InnerSuite.on(pytester, monkeypatch, postgres_server)
+
+
+@pytest.fixture
+def serverless(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> InnerSuite:
+    """An inner project whose test server cannot be reached."""
+    suite = InnerSuite(pytester, monkeypatch, _UNREACHABLE)
+    suite.files(test_server=_NEEDS_SERVER)
+    return suite
+
+
+class TestNoServer:
+    def test_tests_needing_it_are_skipped_with_the_reason(self, serverless: InnerSuite) -> None:
+        """Without a server the tests that need it are skipped, saying why and how to fail."""
+        serverless.ini()
+        result = serverless.run("-rs")
+        result.assert_outcomes(passed=1, skipped=2)
+        result.stdout.fnmatch_lines(
+            [
+                f"SKIPPED * no PostgreSQL for the tests: {URL_VARIABLE}: names *cannot be reached*"
+                "--agentifui-require-db*"
+            ]
+        )
+        assert "hunter2" not in result.stdout.str()
+
+    def test_flag_turns_the_skip_into_a_failure(self, serverless: InnerSuite) -> None:
+        """--agentifui-require-db fails the tests that need the server, in one line each."""
+        serverless.ini()
+        result = serverless.run("--agentifui-require-db")
+        result.assert_outcomes(passed=1, errors=2)
+        output = result.stdout.str()
+        assert output.count(f"no PostgreSQL for the tests: {URL_VARIABLE}") == 2
+        assert "Traceback" not in output
+        assert "During handling" not in output
+        assert "hunter2" not in output
+
+    def test_ini_key_turns_the_skip_into_a_failure(self, serverless: InnerSuite) -> None:
+        """agentifui_require_db = true in the configuration does what the flag does."""
+        serverless.ini("agentifui_require_db = true")
+        result = serverless.run()
+        result.assert_outcomes(passed=1, errors=2)
+
+    def test_server_is_sought_once(
+        self, serverless: InnerSuite, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The failed attempt is remembered for the run, not repeated for each test."""
+        calls = []
+        real = postgres.start_server
+
+        def counting() -> PostgresServer:
+            calls.append(1)
+            return real()
+
+        monkeypatch.setattr(postgres, "start_server", counting)
+        serverless.ini()
+        serverless.run().assert_outcomes(passed=1, skipped=2)
+        assert calls == [1]
+
+
+class TestRunDatabase:
+    def test_created_for_the_run_and_dropped(
+        self, inner: InnerSuite, postgres_server: PostgresServer
+    ) -> None:
+        """The run's database exists with a test name during the run and is gone after it."""
+        inner.ini()
+        inner.files(
+            test_db=(
+                "names = []\n\n"
+                "def test_first(database_config):\n"
+                "    names.append(database_config.database)\n\n"
+                "def test_same(database_config):\n"
+                "    assert database_config.database == names[0]\n\n"
+                "def test_report(database_config):\n"
+                "    print('DATABASE=' + names[0])\n"
+            )
+        )
+        result = inner.run("-s")
+        result.assert_outcomes(passed=3)
+        line = next(x for x in result.outlines if "DATABASE=" in x)
+        name = line.split("DATABASE=")[1].split()[0]
+        assert name.startswith(DATABASE_PREFIX)
+        assert not asyncio.run(_database_exists(postgres_server, name))
+
+
+async def _database_exists(server: PostgresServer, name: str) -> bool:
+    admin = server.admin
+    connection = await asyncpg.connect(
+        host=admin.host,
+        port=admin.port,
+        user=admin.username,
+        password=admin.password.get_secret_value() or None,
+        database=admin.database,
+    )
+    try:
+        found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+    finally:
+        await connection.close()
+    return found is not None
+
+
+class TestOptions:
+    def test_help_lists_flag_and_ini_keys(self, serverless: InnerSuite) -> None:
+        """The output of --help shows the flag and each ini key with what it does."""
+        serverless.ini()
+        result = serverless.run("--help")
+        result.stdout.fnmatch_lines(
+            [
+                "*--agentifui-require-db*",
+                "*agentifui_require_db (bool):*",
+                "*agentifui_alembic_config (string):*",
+                "*agentifui_metadata (string):*",
+            ]
+        )
+
+    def test_registered_by_entry_point(self) -> None:
+        """The package's pytest11 entry point names the plugin module."""
+        found = {e.name: e.value for e in entry_points(group="pytest11")}
+        assert found["agentifui_config"] == "agentifui_config.testing.plugin"
+
+    def test_can_be_turned_off(self, serverless: InnerSuite) -> None:
+        """-p no:agentifui_config removes the fixtures, as for any plugin."""
+        serverless.ini()
+        result = serverless.run("-p", "no:agentifui_config")
+        result.assert_outcomes(passed=1, errors=2)
+        result.stdout.fnmatch_lines(["*fixture 'postgres_server' not found*"])
+
+
+_BLOCK_PYTEST_ASYNCIO = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pytest_asyncio":
+            raise ModuleNotFoundError("No module named 'pytest_asyncio'", name="pytest_asyncio")
+
+sys.meta_path.insert(0, Block())
+import agentifui_config.testing.plugin as plugin
+print("agentifui_config.testing._no_asyncio" in sys.modules)
+print(all(hasattr(plugin, name) for name in ("app_client", "connection_manager", "db_session")))
+"""
+
+
+class TestWithoutPytestAsyncio:
+    def test_plugin_loads_with_stand_ins(self) -> None:
+        """Without pytest-asyncio the plugin still loads, with stand-ins for the async fixtures."""
+        result = subprocess.run(  # noqa: S603 - this interpreter running a fixed snippet
+            [sys.executable, "-c", _BLOCK_PYTEST_ASYNCIO],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert result.stdout.split() == ["True", "True"]
+
+    def test_stand_ins_say_what_to_install(self, serverless: InnerSuite) -> None:
+        """A test asking for an async fixture without pytest-asyncio is told to install it."""
+        serverless.ini()
+        names = ("app_client", "connection_manager", "db_session")
+        serverless.files(
+            test_x="".join(f"def test_{name}({name}):\n    pass\n\n" for name in names)
+        )
+        result = serverless.run(
+            "-p", "no:agentifui_config", "-p", "agentifui_config.testing._no_asyncio", "test_x.py"
+        )
+        result.assert_outcomes(errors=3)
+        result.stdout.fnmatch_lines_random(
+            [
+                f"*the {name} fixture needs pytest-asyncio: pip install pytest-asyncio*"
+                for name in names
+            ]
+        )
+
+
+class TestModule:
+    def test_exports(self) -> None:
+        """The plugin module exports its fixtures and hooks, each defined."""
+        assert plugin.__all__ == sorted(plugin.__all__)
+        assert {
+            "agentifui_alembic_config",
+            "agentifui_app",
+            "agentifui_metadata",
+            "app_client",
+            "clean_env",
+            "connection_manager",
+            "database_config",
+            "db_session",
+            "make_settings",
+            "migrated_database",
+            "postgres_server",
+        } <= set(plugin.__all__)
+        assert all(hasattr(plugin, name) for name in plugin.__all__)
+
+    def test_import_is_light(self) -> None:
+        """Loading the plugin, as every pytest run does, loads no driver, Alembic or FastAPI."""
+        code = (
+            "import sys, agentifui_config.testing.plugin; "
+            "print(sorted({'asyncpg', 'alembic', 'fastapi', 'httpx', 'pgserver', "
+            "'sqlalchemy.ext.asyncio'} & set(sys.modules)))"
+        )
+        result = subprocess.run(  # noqa: S603 - this interpreter running a fixed snippet
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert result.stdout.strip() == "[]"
