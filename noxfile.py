@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs lint, typecheck and tests; ``nox -s demo`` shows the settings.
+"""Development sessions: ``nox`` runs lint, typecheck and tests; ``nox -s demo`` tours an example.
 
 Each session builds its own virtualenv under ``.nox/`` from the interpreter that
 runs nox (``--force-python 3.12`` picks another), so a fresh checkout needs
@@ -22,15 +22,11 @@ nox.options.error_on_external_run = True
 
 _PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-# What the demo reads: a plausible service configuration. The password carries
-# "@" and "/" to show that the URL is composed safely and masked in the output.
+# What the demo's service reads besides its database, which the demo provides
+# itself (a throwaway PostgreSQL): a plausible development configuration.
 _DEMO_ENV = {
     "ENVIRONMENT": "development",
-    "DB_HOST": "db.internal",
-    "DB_PORT": "5432",
-    "DB_USERNAME": "app",
-    "DB_PASSWORD": "s3cr@t/pass",
-    "DB_DATABASE": "app",
+    "DB_APPLICATION_NAME": "config-service-demo",
     "CORS_ORIGINS": "http://localhost:3000,http://localhost:5173",
     "SECRET_KEY": "demo-only-secret-key-0123456789abcdef",
     "LOG_LEVEL": "INFO",
@@ -39,15 +35,23 @@ _DEMO_ENV = {
 
 # The same service misconfigured for production: a misspelt DB_HOST, a port that
 # is not a number, a short secret key, CORS open to every origin. The demo shows
-# that all of it is reported at once, and that no secret value is printed.
+# that all of it is reported at once, and that no secret value is printed: the
+# password carries "@" and "/", which a hand-built URL would trip on.
 _BROKEN_ENV = {
-    **{name: value for name, value in _DEMO_ENV.items() if name != "DB_HOST"},
+    **_DEMO_ENV,
     "ENVIRONMENT": "production",
     "DB_HSOT": "db.internal",
     "DB_PORT": "54e2",
+    "DB_USERNAME": "app",
+    "DB_PASSWORD": "s3cr@t/pass",
+    "DB_DATABASE": "app",
     "SECRET_KEY": "changeme",
     "CORS_ORIGINS": "*",
 }
+
+# Seconds nox waits, after Ctrl-C, for `demo -- --serve` to stop its service and
+# its PostgreSQL before it terminates it.
+_DEMO_STOP_GRACE = 30.0
 
 
 def _dev_requirements(*names: str) -> list[str]:
@@ -97,17 +101,42 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package and its tests with ``mypy --strict``."""
+    """Type-check the package, its tests and the examples with ``mypy --strict``."""
     session.install("-e", ".[all]")
-    session.run("mypy", "--strict", "agentifui_config", "tests", *session.posargs)
+    session.run("mypy", "--strict", "agentifui_config", "tests", "examples", *session.posargs)
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Print a sample configuration, secrets masked, then the report that refuses a broken one."""
-    session.install("-e", ".")
-    session.log("A sample development configuration, as load_settings() reads it:")
-    session.run("python", "examples/demo_settings.py", env=_DEMO_ENV)
+    """Tour the configuration service example, then show the report that refuses a broken setup.
+
+    Needs nothing configured: it starts a throwaway PostgreSQL, migrates it, runs
+    the service and calls its API (``examples/demo.py``). ``nox -s demo -- --serve``
+    keeps the service up afterwards for its ``/docs``, until Ctrl-C.
+    """
+    session.install("-e", ".[examples]")
+    # -m from the repository root: the examples import each other as `examples.*`.
+    session.run(
+        "python",
+        "-m",
+        "examples.demo",
+        *session.posargs,
+        env=_DEMO_ENV,
+        interrupt_timeout=_DEMO_STOP_GRACE,
+    )
+    if "--serve" in session.posargs:
+        return
     session.log("The same service misconfigured for production is refused with one report:")
     # Exit status 1 is the refusal the demo is there to show; 0 would mean it was accepted.
     session.run("python", "examples/demo_settings.py", env=_BROKEN_ENV, success_codes=[1])
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Measure the per-test cost of the plugin's rolled-back session against a database per test.
+
+    Both are measured in the same run and the ratio is printed, so the figure
+    does not depend on how fast or busy the machine is.
+    """
+    session.install("-e", ".[all]")
+    session.run("python", "benchmarks/bench_session_isolation.py", *session.posargs)

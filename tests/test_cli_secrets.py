@@ -125,7 +125,7 @@ class TestNoSecretInOutput:
             LOG_LEVEL="DEBUG",
             DB_ECHO_SQL="true",
         )
-        staging = {**env, "ENVIRONMENT": "staging", "DB_ECHO_SQL": "false"}
+        staging = {**env, "ENVIRONMENT": "staging"}  # echo on: SQL log lines to check
         unreachable = {**env, "DB_HOST": "127.0.0.1", "DB_PORT": "1"}
         results = [
             run_cli("doctor", env=staging, cwd=tmp_path),

@@ -225,12 +225,14 @@ class TestSessionContext:
         class AppSession(Session):
             pass
 
-        async with _managed(
-            database_config, session_options={"sync_session_class": AppSession}
-        ) as manager:
-            async with manager.session() as session:
-                assert isinstance(session.sync_session, AppSession)
-                assert session.sync_session.expire_on_commit is False
+        async with (
+            _managed(
+                database_config, session_options={"sync_session_class": AppSession}
+            ) as manager,
+            manager.session() as session,
+        ):
+            assert isinstance(session.sync_session, AppSession)
+            assert session.sync_session.expire_on_commit is False
 
 
 class TestDeadConnection:

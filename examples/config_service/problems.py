@@ -1,0 +1,49 @@
+"""The repository's errors as HTTP answers: 404 and 409, in RFC 9457 problem details.
+
+They take the same shape as agentifui-config's own 503 answers for an
+unavailable database, so a client reads every error of the service one way.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi.responses import JSONResponse
+
+from agentifui_config.fastapi import PROBLEM_MEDIA_TYPE
+from examples.config_service.payloads import Problem
+from examples.config_service.repository import NameConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+__all__ = ["PROBLEM_RESPONSES", "add_problem_handlers", "problem"]
+
+PROBLEM_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    HTTPStatus.NOT_FOUND.value: {"model": Problem, "description": "No such record."},
+    HTTPStatus.CONFLICT.value: {"model": Problem, "description": "The name is taken."},
+}
+"""The error answers of the API's routes, for the OpenAPI schema."""
+
+
+def problem(request: Request, status: HTTPStatus, detail: str) -> JSONResponse:
+    """Answer *status* with a problem-details body whose ``instance`` is the request's path."""
+    body = Problem(
+        title=status.phrase, status=status.value, detail=detail, instance=request.url.path
+    )
+    return JSONResponse(body.model_dump(), status_code=status.value, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return problem(request, HTTPStatus.NOT_FOUND, str(exc))
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return problem(request, HTTPStatus.CONFLICT, str(exc))
+
+
+def add_problem_handlers(app: FastAPI) -> None:
+    """Answer :class:`NotFoundError` with 404 and :class:`NameConflictError` with 409."""
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(NameConflictError, _conflict)

@@ -1,0 +1,1 @@
+"""The config service's tests, on agentifui-config's pytest plugin."""
