@@ -93,3 +93,20 @@ class TestTyping:
     def test_py_typed_ships(self) -> None:
         """The package carries the PEP 561 py.typed marker."""
         assert (Path(agentifui_config.__file__).parent / "py.typed").is_file()
+
+
+class TestApiPage:
+    def test_documents_exactly_each_module_all(self) -> None:
+        """docs/api.md lists, module by module, exactly the names in each ``__all__``."""
+        import importlib
+        import re
+        from pathlib import Path
+
+        page = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text("utf-8")
+        sections = re.split(r"^## `([\w.]+)`$", page, flags=re.M)[1:]
+        documented = dict(zip(sections[::2], sections[1::2], strict=True))
+        assert documented, "docs/api.md has no module sections"
+        for module_name, body in documented.items():
+            names = re.findall(r"^- `(\w+)`", body, flags=re.M)
+            module = importlib.import_module(module_name)
+            assert sorted(names) == sorted(module.__all__), module_name
