@@ -19,8 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from agentifui_config.errors import suggest_variable
-from agentifui_config.settings import variable_names
+from agentifui_config.testing.fixtures import hidden_variables
 
 if TYPE_CHECKING:
     from coverage import Coverage
@@ -38,8 +37,9 @@ __all__ = [
     "write_revision",
 ]
 
-# Variables of ours (and look-alikes) never inherited from the developer's shell.
-_OURS: Final = ("DB_", "CORS_")
+# Beyond what clean_env hides, never inherited from the developer's shell: look-alikes
+# of ours, and the colour switches the CLI reads outside the settings.
+_CORS_PREFIX: Final = "CORS_"
 _STRAY: Final = frozenset({"DB", "DATABASE", "NO_COLOR", "FORCE_COLOR"})
 
 REVISION: Final = '''"""Create the cli_items table."""
@@ -79,17 +79,16 @@ class CliResult:
 
 
 def clean_environ(**extra: str) -> dict[str, str]:
-    """``os.environ`` without the variables the settings read (or look-alikes), plus *extra*."""
-    known = variable_names()
+    """``os.environ`` without the variables the settings read (or look-alikes), plus *extra*.
+
+    What ``clean_env`` hides (:func:`~agentifui_config.testing.fixtures.hidden_variables`),
+    and also the colour switches and every ``CORS_`` name, which a subprocess would see.
+    """
+    hidden = hidden_variables()
     kept = {
         name: value
         for name, value in os.environ.items()
-        if not (
-            name.upper() in known
-            or name.upper() in _STRAY
-            or name.upper().startswith(_OURS)
-            or suggest_variable(name, known) is not None
-        )
+        if not (name in hidden or name.upper() in _STRAY or name.upper().startswith(_CORS_PREFIX))
     }
     return {**kept, **extra}
 

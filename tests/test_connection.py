@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
-import socket
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import pytest
 import sqlalchemy.exc
+from connection_support import POOL_KEYS, backend_states, eventually, free_port, managed, unique
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -29,71 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.asyncio
 
 _SELECT_ONE = text("SELECT 1")
-_CLEANUP_WAIT = 5.0  # seconds shielded clean-ups and server-side exits get to finish
-
-
-def _unique(database_config: DatabaseConfig, **update: Any) -> DatabaseConfig:
-    """The run's database under an application name of its own, so its backends can be found."""
-    name = f"agentifui-test-{secrets.token_hex(4)}"
-    return database_config.model_copy(update={"application_name": name, **update})
-
-
-@contextlib.asynccontextmanager
-async def _managed(config: DatabaseConfig, **options: Any) -> AsyncIterator[ConnectionManager]:
-    manager = ConnectionManager(**options)
-    await manager.initialize(config)
-    try:
-        yield manager
-    finally:
-        await manager.dispose(grace=0)
-
-
-@contextlib.asynccontextmanager
-async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    admin = server.admin
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.username,
-        password=admin.password.get_secret_value() or None,
-        database=admin.database,
-        timeout=10,
-    )
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _backend_states(server: PostgresServer, config: DatabaseConfig) -> list[str]:
-    """The states of the server backends opened with *config*'s application name."""
-    async with _admin(server) as admin:
-        rows = await admin.fetch(
-            "SELECT coalesce(state, '') FROM pg_stat_activity"
-            " WHERE datname = $1 AND application_name = $2",
-            config.database,
-            config.application_name,
-        )
-    return [row[0] for row in rows]
-
-
-async def _eventually(condition: Any, timeout: float = _CLEANUP_WAIT) -> bool:  # noqa: ASYNC109
-    """Poll the async *condition* until it is true or *timeout* seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-
-
-def _closed_port() -> int:
-    """A port of 127.0.0.1 nothing listens on (it was free a moment ago)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _event(record: logging.LogRecord) -> object:
@@ -119,7 +50,7 @@ class TestInitialize:
         self, database_config: DatabaseConfig
     ) -> None:
         """A second initialize with an equal configuration keeps the engine and does not connect."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             engine = manager.engine
             await manager.initialize(database_config.model_copy())
             assert manager.engine is engine
@@ -150,8 +81,8 @@ class TestInitialize:
         self, database_config: DatabaseConfig
     ) -> None:
         """Initializing with another configuration raises and leaves the first engine working."""
-        other = _unique(database_config)
-        async with _managed(database_config) as manager:
+        other = unique(database_config)
+        async with managed(database_config) as manager:
             engine = manager.engine
             with pytest.raises(ManagerStateError) as caught:
                 await manager.initialize(other)
@@ -168,7 +99,7 @@ class TestInitialize:
         self, postgres_server: PostgresServer, database_config: DatabaseConfig
     ) -> None:
         """After dispose the manager takes another configuration, and connects with it."""
-        other = _unique(database_config)
+        other = unique(database_config)
         manager = ConnectionManager()
         await manager.initialize(database_config)
         await manager.dispose()
@@ -177,13 +108,13 @@ class TestInitialize:
             assert manager.config == other
             async with manager.session() as session:
                 await session.execute(_SELECT_ONE)
-                assert await _backend_states(postgres_server, other) == ["idle in transaction"]
+                assert await backend_states(postgres_server, other) == ["idle in transaction"]
         finally:
             await manager.dispose()
 
     async def test_closed_port_is_unavailable(self, database_config: DatabaseConfig) -> None:
         """Nothing listening fails at once, naming host, port, database and user."""
-        port = _closed_port()
+        port = free_port()
         config = database_config.model_copy(update={"host": "127.0.0.1", "port": port})
         manager = ConnectionManager()
         started = time.monotonic()
@@ -202,7 +133,7 @@ class TestInitialize:
 
     async def test_retry_for_bounds_the_retries(self, database_config: DatabaseConfig) -> None:
         """With retry_for, a closed port is retried with backoff, then refused within the bound."""
-        config = database_config.model_copy(update={"host": "127.0.0.1", "port": _closed_port()})
+        config = database_config.model_copy(update={"host": "127.0.0.1", "port": free_port()})
         manager = ConnectionManager()
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailableError, match=r"after [3-5] attempt\(s\)"):
@@ -254,7 +185,7 @@ class TestDispose:
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         """A connection still held makes dispose wait out its grace, then it is closed too."""
-        config = _unique(database_config)
+        config = unique(database_config)
         caplog.set_level(logging.WARNING, logger="agentifui_config")
         manager = ConnectionManager()
         await manager.initialize(config)
@@ -266,9 +197,9 @@ class TestDispose:
             assert not manager.is_initialized
 
             async def no_backend_left() -> bool:
-                return await _backend_states(postgres_server, config) == []
+                return await backend_states(postgres_server, config) == []
 
-            assert await _eventually(no_backend_left)
+            assert await eventually(no_backend_left)
             with pytest.raises(sqlalchemy.exc.DBAPIError):
                 await session.execute(_SELECT_ONE)
         logged = [r for r in caplog.records if _event(r) == "connections_closed_at_dispose"]
@@ -310,13 +241,7 @@ class TestDispose:
 
 
 _METRIC_KEYS = {
-    "pool_size",
-    "max_overflow",
-    "checked_in",
-    "checked_out_connections",
-    "overflow_connections",
-    "invalid_connections",
-    "active_connections",
+    *POOL_KEYS,
     "sessions_opened",
     "sessions_failed",
     "health_checks",
@@ -344,7 +269,7 @@ class TestMetrics:
 
     async def test_counters_only_grow(self, database_config: DatabaseConfig) -> None:
         """Session, failure and health counters count each event and never go back."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             history = [manager.get_metrics()]
             for round_ in range(3):
                 async with manager.session() as session:
@@ -367,7 +292,7 @@ class TestMetrics:
 
     async def test_longest_checkout_covers_a_hold(self, database_config: DatabaseConfig) -> None:
         """longest_checkout_seconds reports a connection held open, and keeps it once returned."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             async with manager.session() as session:
                 await session.execute(_SELECT_ONE)
                 await asyncio.sleep(0.2)

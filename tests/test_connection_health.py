@@ -1,8 +1,8 @@
 """Tests for ConnectionManager.health_check() and for surviving outages, on a real PostgreSQL.
 
-Outages are staged with a small TCP proxy on 127.0.0.1 between the manager and
-the server: it can refuse connections, swallow traffic without answering (a
-"black hole"), and forward again.
+Outages are staged with the TCP proxy of ``connection_support`` between the
+manager and the server: it can refuse connections, swallow traffic without
+answering (a "black hole"), and forward again.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import pytest
+from connection_support import Proxy, admin_connection, free_port, managed, proxy_to
 from sqlalchemy import text
 
 from agentifui_config import (
@@ -37,128 +35,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.asyncio
 
 _SELECT_ONE = text("SELECT 1")
-_READ_SIZE = 65536
-
-Mode = Literal["forward", "refuse", "black_hole"]
-
-
-class _Link:
-    """One client connection through the proxy and, unless swallowed, its upstream twin."""
-
-    def __init__(self, proxy: _Proxy, client: asyncio.StreamWriter, *, frozen: bool) -> None:
-        self.proxy = proxy
-        self.writers = [client]
-        self.frozen = frozen
-
-    async def pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter | None) -> None:
-        """Copy *source* to *sink* until either end closes; drop the bytes while frozen."""
-        with contextlib.suppress(OSError):
-            while data := await source.read(_READ_SIZE):
-                if latency := self.proxy.latency:
-                    self.proxy.delaying.set()
-                    await asyncio.sleep(latency)
-                if sink is not None and not self.frozen:
-                    sink.write(data)
-                    await sink.drain()
-        self.kill()
-
-    def kill(self) -> None:
-        for writer in self.writers:
-            writer.transport.abort()
-
-
-class _Proxy:
-    """A TCP proxy from a random port of 127.0.0.1 to the test server, switchable mid-test.
-
-    It forwards, refuses, swallows (``black_hole``) or delays (``latency``) traffic.
-    """
-
-    def __init__(self, target: DatabaseConfig) -> None:
-        self._target = target
-        self.mode: Mode = "forward"
-        self.port = 0
-        self.latency = 0.0  # seconds each chunk waits before it is passed on
-        self.delaying = asyncio.Event()  # set when a chunk has been held back
-        self._server: asyncio.Server | None = None
-        self._links: set[_Link] = set()
-        self._handlers: set[asyncio.Task[Any]] = set()
-
-    async def listen(self, port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def refuse(self) -> None:
-        """Stop listening, so connecting is refused, and cut every connection."""
-        self.mode = "refuse"
-        self._close_listener()
-        self._kill(self._links)
-
-    def black_hole(self) -> None:
-        """Accept connections but never answer; traffic on open ones is dropped too."""
-        self.mode = "black_hole"
-        for link in self._links:
-            link.frozen = True
-
-    async def restore(self) -> None:
-        """Forward again; connections that lost traffic meanwhile are cut, as a network would."""
-        if self.mode == "refuse":
-            await self.listen(self.port)
-        self.mode = "forward"
-        self._kill({link for link in self._links if link.frozen})
-
-    async def stop(self) -> None:
-        """Close everything and wait (briefly: every socket is aborted) for the handlers to end."""
-        self._close_listener()
-        self._kill(self._links)
-        if self._handlers:
-            await asyncio.wait(self._handlers, timeout=5)
-
-    def _close_listener(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-
-    def _kill(self, links: set[_Link]) -> None:
-        for link in list(links):
-            link.kill()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = _Link(self, writer, frozen=self.mode != "forward")
-        self._links.add(link)
-        handler = asyncio.current_task()
-        if handler is not None:
-            self._handlers.add(handler)
-            handler.add_done_callback(self._handlers.discard)
-        try:
-            if link.frozen:
-                await link.pump(reader, None)
-                return
-            upstream_reader, upstream_writer = await self._open_upstream()
-            link.writers.append(upstream_writer)
-            await asyncio.gather(
-                link.pump(reader, upstream_writer), link.pump(upstream_reader, writer)
-            )
-        except OSError:
-            pass
-        finally:
-            link.kill()
-            self._links.discard(link)
-
-    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        target = self._target
-        if target.is_unix_socket:
-            return await asyncio.open_unix_connection(f"{target.host}/.s.PGSQL.{target.port}")
-        return await asyncio.open_connection(target.host, target.port)
-
-
-@contextlib.asynccontextmanager
-async def _proxy(target: DatabaseConfig, port: int = 0) -> AsyncIterator[_Proxy]:
-    proxy = _Proxy(target)
-    await proxy.listen(port)
-    try:
-        yield proxy
-    finally:
-        await proxy.stop()
 
 
 def _through(proxy_port: int, database_config: DatabaseConfig, **update: Any) -> DatabaseConfig:
@@ -176,33 +52,6 @@ def _through(proxy_port: int, database_config: DatabaseConfig, **update: Any) ->
     )
 
 
-@contextlib.asynccontextmanager
-async def _managed(config: DatabaseConfig, **options: Any) -> AsyncIterator[ConnectionManager]:
-    manager = ConnectionManager(**options)
-    await manager.initialize(config)
-    try:
-        yield manager
-    finally:
-        await manager.dispose(grace=0)
-
-
-@contextlib.asynccontextmanager
-async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    admin = server.admin
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.username,
-        password=admin.password.get_secret_value() or None,
-        database=admin.database,
-        timeout=10,
-    )
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 async def _timed_health(
     manager: ConnectionManager,
     timeout: float,  # noqa: ASYNC109 - the budget under test
@@ -212,17 +61,10 @@ async def _timed_health(
     return info, time.monotonic() - started
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 class TestHealthy:
     async def test_reports_the_server(self, database_config: DatabaseConfig) -> None:
         """A healthy database reports its version, name and pool, and no migrations in use."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             info = await manager.health_check()
         assert info.status is HealthStatus.HEALTHY
         assert info.connected
@@ -253,7 +95,7 @@ class TestHealthy:
 class TestDegraded:
     async def test_slow_response(self, database_config: DatabaseConfig) -> None:
         """A probe slower than slow_threshold_ms is DEGRADED with the time in a warning."""
-        async with _managed(database_config, slow_threshold_ms=0) as manager:
+        async with managed(database_config, slow_threshold_ms=0) as manager:
             info = await manager.health_check()
         assert info.status is HealthStatus.DEGRADED
         assert info.connected
@@ -269,7 +111,7 @@ class TestDegraded:
         config = database_config.model_copy(
             update={"pool_size": 2, "max_overflow": 0, "pool_timeout": 30}
         )
-        async with _managed(config) as manager, contextlib.AsyncExitStack() as held:
+        async with managed(config) as manager, contextlib.AsyncExitStack() as held:
             for _ in range(2):
                 session = await held.enter_async_context(manager.session())
                 await session.execute(_SELECT_ONE)
@@ -294,7 +136,7 @@ class TestDegraded:
             assert manager.is_initialized
             return pending
 
-        async with _managed(database_config, migration_probe=probe) as manager:
+        async with managed(database_config, migration_probe=probe) as manager:
             info = await manager.health_check()
         assert info.status is HealthStatus.DEGRADED
         assert info.migration_status == pending
@@ -306,7 +148,7 @@ class TestDegraded:
         async def probe(manager: ConnectionManager) -> MigrationStatus:
             raise RuntimeError("no alembic_version table")
 
-        async with _managed(database_config, migration_probe=probe) as manager:
+        async with managed(database_config, migration_probe=probe) as manager:
             info = await manager.health_check()
         assert info.status is HealthStatus.DEGRADED
         assert info.connected
@@ -322,7 +164,7 @@ class TestDegraded:
             await asyncio.sleep(30)
             return MigrationStatus.not_configured()
 
-        async with _managed(database_config, migration_probe=probe) as manager:
+        async with managed(database_config, migration_probe=probe) as manager:
             info, elapsed = await _timed_health(manager, timeout=0.5)
         assert elapsed < 1.0
         assert info.status is HealthStatus.DEGRADED
@@ -334,9 +176,9 @@ class TestDegraded:
 class TestSlowNetwork:
     async def test_slow_round_trip_is_degraded(self, database_config: DatabaseConfig) -> None:
         """A network slower than slow_threshold_ms makes a working database DEGRADED."""
-        async with _proxy(database_config) as proxy:
+        async with proxy_to(database_config) as proxy:
             config = _through(proxy.port, database_config)
-            async with _managed(config, slow_threshold_ms=100) as manager:
+            async with managed(config, slow_threshold_ms=100) as manager:
                 assert (await manager.health_check()).status is HealthStatus.HEALTHY
                 proxy.latency = 0.1
                 info, elapsed = await _timed_health(manager, timeout=5)
@@ -352,9 +194,9 @@ class TestSlowNetwork:
         self, database_config: DatabaseConfig
     ) -> None:
         """A task cancelled while its rollback is on the wire still returns a usable connection."""
-        async with _proxy(database_config) as proxy:
+        async with proxy_to(database_config) as proxy:
             config = _through(proxy.port, database_config)
-            async with _managed(config) as manager:
+            async with managed(config) as manager:
 
                 async def fail_slowly() -> None:
                     async with manager.session() as session:
@@ -382,9 +224,9 @@ class TestSlowNetwork:
 class TestOutages:
     async def test_refused_black_hole_and_back(self, database_config: DatabaseConfig) -> None:
         """Refused or unanswered connections are UNHEALTHY in budget; once back, all works again."""
-        async with _proxy(database_config) as proxy:
+        async with proxy_to(database_config) as proxy:
             config = _through(proxy.port, database_config, connect_timeout=10)
-            async with _managed(config) as manager:
+            async with managed(config) as manager:
                 engine = manager.engine
                 assert (await manager.health_check()).status is HealthStatus.HEALTHY
 
@@ -424,7 +266,7 @@ class TestOutages:
         self, database_config: DatabaseConfig
     ) -> None:
         """A server that accepts and never answers fails initialize after about connect_timeout."""
-        async with _proxy(database_config) as proxy:
+        async with proxy_to(database_config) as proxy:
             proxy.black_hole()
             config = _through(proxy.port, database_config, connect_timeout=0.5)
             manager = ConnectionManager()
@@ -444,7 +286,7 @@ class TestOutages:
     ) -> None:
         """Backends killed by pg_terminate_backend are replaced unseen, and counted."""
         config = _through(database_config.port, database_config, host=database_config.host)
-        async with _managed(config) as manager:
+        async with managed(config) as manager:
 
             async def use(count: int) -> None:
                 async with contextlib.AsyncExitStack() as held:
@@ -455,7 +297,7 @@ class TestOutages:
             await use(3)
             before = manager.get_metrics()["connections_invalidated"]
             assert isinstance(before, int)
-            async with _admin(postgres_server) as admin:
+            async with admin_connection(postgres_server) as admin:
                 killed = await admin.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                     " WHERE datname = $1 AND application_name = $2",
@@ -472,13 +314,13 @@ class TestOutages:
 
     async def test_retry_for_waits_for_a_late_server(self, database_config: DatabaseConfig) -> None:
         """initialize(retry_for=...) keeps trying until a port that opens late answers."""
-        port = _free_port()
+        port = free_port()
         config = _through(port, database_config)
         manager = ConnectionManager()
 
-        async def open_late() -> _Proxy:
+        async def open_late() -> Proxy:
             await asyncio.sleep(1.0)
-            proxy = _Proxy(database_config)
+            proxy = Proxy(database_config)
             await proxy.listen(port)
             return proxy
 

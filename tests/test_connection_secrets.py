@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
-import socket
 import traceback
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
-import asyncpg
 import pytest
 import pytest_asyncio
 import sqlalchemy.exc
+from connection_support import admin_connection, free_port
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -36,30 +34,13 @@ _PASSWORD = "Xy7-distinctive-Pw@/%"
 _TOKEN = "Xy7-distinctive"
 
 
-@contextlib.asynccontextmanager
-async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    admin = server.admin
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.username,
-        password=admin.password.get_secret_value() or None,
-        database=admin.database,
-        timeout=10,
-    )
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 @pytest_asyncio.fixture
 async def role_config(
     postgres_server: PostgresServer, database_config: DatabaseConfig
 ) -> AsyncIterator[DatabaseConfig]:
     """The run's database as a role of its own whose password is distinctive."""
     role = f"agentifui_pw_{secrets.token_hex(4)}"
-    async with _admin(postgres_server) as admin:
+    async with admin_connection(postgres_server) as admin:
         await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{_PASSWORD}'")
     try:
         yield database_config.model_copy(
@@ -70,18 +51,11 @@ async def role_config(
             }
         )
     finally:
-        async with _admin(postgres_server) as admin:
+        async with admin_connection(postgres_server) as admin:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
             )
             await admin.execute(f"DROP ROLE IF EXISTS {role}")
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _shown(error: BaseException) -> list[str]:
@@ -131,7 +105,7 @@ class TestNoPasswordAnywhere:
             await anext(manager.get_session())
         shown.extend(_shown(disposed.value))
 
-        nowhere = role_config.model_copy(update={"host": "127.0.0.1", "port": _closed_port()})
+        nowhere = role_config.model_copy(update={"host": "127.0.0.1", "port": free_port()})
         with pytest.raises(DatabaseUnavailableError) as unavailable:
             await ConnectionManager().initialize(nowhere)
         shown.extend(_shown(unavailable.value))
@@ -169,7 +143,7 @@ class TestNoPasswordAnywhere:
         manager = ConnectionManager()
         await manager.initialize(role_config)
         try:
-            async with _admin(postgres_server) as admin:
+            async with admin_connection(postgres_server) as admin:
                 await admin.execute(f"ALTER ROLE {role} NOLOGIN")
                 await admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
@@ -180,7 +154,7 @@ class TestNoPasswordAnywhere:
             assert len(info.errors) == 1
             assert f'role "{role}" is not permitted to log in' in info.errors[0]
             assert _leaks([json.dumps(info.to_dict())]) == []
-            async with _admin(postgres_server) as admin:
+            async with admin_connection(postgres_server) as admin:
                 await admin.execute(f"ALTER ROLE {role} LOGIN")
             assert (await manager.health_check()).status is HealthStatus.HEALTHY
         finally:

@@ -9,12 +9,12 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
-import asyncpg
 import pytest
 import sqlalchemy.exc
+from connection_support import admin_connection, backend_states, eventually, managed, unique
 from sqlalchemy import Column, MetaData, Table, Text, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -30,63 +30,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.asyncio
 
 _SELECT_ONE = text("SELECT 1")
-_CLEANUP_WAIT = 5.0  # seconds shielded clean-ups and server-side exits get to finish
-
-
-def _unique(database_config: DatabaseConfig, **update: Any) -> DatabaseConfig:
-    """The run's database under an application name of its own, so its backends can be found."""
-    name = f"agentifui-test-{secrets.token_hex(4)}"
-    return database_config.model_copy(update={"application_name": name, **update})
-
-
-@contextlib.asynccontextmanager
-async def _managed(config: DatabaseConfig, **options: Any) -> AsyncIterator[ConnectionManager]:
-    manager = ConnectionManager(**options)
-    await manager.initialize(config)
-    try:
-        yield manager
-    finally:
-        await manager.dispose(grace=0)
-
-
-@contextlib.asynccontextmanager
-async def _admin(server: PostgresServer) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
-    admin = server.admin
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.username,
-        password=admin.password.get_secret_value() or None,
-        database=admin.database,
-        timeout=10,
-    )
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _backend_states(server: PostgresServer, config: DatabaseConfig) -> list[str]:
-    """The states of the server backends opened with *config*'s application name."""
-    async with _admin(server) as admin:
-        rows = await admin.fetch(
-            "SELECT coalesce(state, '') FROM pg_stat_activity"
-            " WHERE datname = $1 AND application_name = $2",
-            config.database,
-            config.application_name,
-        )
-    return [row[0] for row in rows]
-
-
-async def _eventually(condition: Any, timeout: float = _CLEANUP_WAIT) -> bool:  # noqa: ASYNC109
-    """Poll the async *condition* until it is true or *timeout* seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
 
 
 def _dependency(manager: ConnectionManager) -> AsyncGenerator[AsyncSession, None]:
@@ -117,7 +60,7 @@ async def _values(manager: ConnectionManager, table: Table) -> list[str]:
 
 async def _terminate(server: PostgresServer, config: DatabaseConfig) -> None:
     """Kill, from an admin connection, every backend opened with *config*'s application name."""
-    async with _admin(server) as admin:
+    async with admin_connection(server) as admin:
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = $1 AND application_name = $2",
@@ -133,7 +76,7 @@ def _event(record: logging.LogRecord) -> object:
 class TestGetSession:
     async def test_commit_is_visible_elsewhere(self, database_config: DatabaseConfig) -> None:
         """A committed dependency session is visible from another session once it is finished."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
             dependency = _dependency(manager)
             session = await anext(dependency)
@@ -147,7 +90,7 @@ class TestGetSession:
 
     async def test_thrown_error_rolls_back(self, database_config: DatabaseConfig) -> None:
         """An error thrown into the dependency rolls back, propagates and counts as failed."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
             dependency = _dependency(manager)
             session = await anext(dependency)
@@ -161,7 +104,7 @@ class TestGetSession:
 
     async def test_aclose_gives_the_connection_back(self, database_config: DatabaseConfig) -> None:
         """Closing the dependency early rolls back what was not committed but is no failure."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
             dependency = _dependency(manager)
             session = await anext(dependency)
@@ -178,7 +121,7 @@ class TestGetSession:
         self, database_config: DatabaseConfig
     ) -> None:
         """Sessions are made with expire_on_commit=False, as an async handler needs."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             async with manager.session() as session:
                 assert session.sync_session.expire_on_commit is False
             assert manager.session_factory.kw["expire_on_commit"] is False
@@ -187,7 +130,7 @@ class TestGetSession:
 class TestSessionContext:
     async def test_commit_is_visible_elsewhere(self, database_config: DatabaseConfig) -> None:
         """A session committed inside ``async with manager.session()`` is visible afterwards."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
             async with manager.session() as session:
                 await session.execute(_insert(table, "a", "b"))
@@ -196,7 +139,7 @@ class TestSessionContext:
 
     async def test_raised_error_rolls_back(self, database_config: DatabaseConfig) -> None:
         """An exception inside the block rolls back: the rows are never seen by another session."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
 
             async def insert_then_fail() -> None:
@@ -213,7 +156,7 @@ class TestSessionContext:
 
     async def test_uncommitted_work_is_discarded(self, database_config: DatabaseConfig) -> None:
         """Leaving the block without commit discards the work: committing is the caller's job."""
-        async with _managed(database_config) as manager:
+        async with managed(database_config) as manager:
             table = await _table(manager)
             async with manager.session() as session:
                 await session.execute(_insert(table, "x"))
@@ -226,9 +169,7 @@ class TestSessionContext:
             pass
 
         async with (
-            _managed(
-                database_config, session_options={"sync_session_class": AppSession}
-            ) as manager,
+            managed(database_config, session_options={"sync_session_class": AppSession}) as manager,
             manager.session() as session,
         ):
             assert isinstance(session.sync_session, AppSession)
@@ -243,9 +184,9 @@ class TestDeadConnection:
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         """When the connection died under a failing session, the caller still sees its own error."""
-        config = _unique(database_config)
+        config = unique(database_config)
         caplog.set_level(logging.WARNING, logger="agentifui_config")
-        async with _managed(config) as manager:
+        async with managed(config) as manager:
 
             async def fail_on_a_dead_connection() -> None:
                 async with manager.session() as session:
@@ -270,8 +211,8 @@ class TestDeadConnection:
         self, postgres_server: PostgresServer, database_config: DatabaseConfig
     ) -> None:
         """A task cancelled while its connection is dead ends cancelled, not with a driver error."""
-        config = _unique(database_config)
-        async with _managed(config) as manager:
+        config = unique(database_config)
+        async with managed(config) as manager:
             killed = asyncio.Event()
 
             async def hold_a_dead_connection() -> None:
@@ -296,7 +237,7 @@ class TestCancellation:
         """1,000 sessions cancelled at random points leave no connection lent or mid-transaction."""
         # ssl disabled: with asyncpg's default "prefer", a cancel request cut short
         # leaves an unretrieved future inside asyncpg that asyncio logs as an error.
-        config = _unique(
+        config = unique(
             database_config,
             pool_size=2,
             max_overflow=0,
@@ -326,7 +267,7 @@ class TestCancellation:
                     return "cancelled"
                 return "finished"
 
-        async with _managed(config) as manager:
+        async with managed(config) as manager:
             outcomes = Counter(await asyncio.gather(*(one(manager) for _ in range(1000))))
             assert outcomes.keys() == {"cancelled", "finished"}
 
@@ -334,11 +275,11 @@ class TestCancellation:
                 return manager.connection_count == 0
 
             async def none_in_transaction() -> bool:
-                states = await _backend_states(postgres_server, config)
+                states = await backend_states(postgres_server, config)
                 return not any(state.startswith("idle in transaction") for state in states)
 
-            assert await _eventually(all_back)
-            assert await _eventually(none_in_transaction)
+            assert await eventually(all_back)
+            assert await eventually(none_in_transaction)
             assert manager.get_metrics()["sessions_opened"] == 1000
             async with manager.session() as session:
                 assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
@@ -350,7 +291,7 @@ class TestPoolExhaustion:
         config = database_config.model_copy(
             update={"pool_size": 2, "max_overflow": 0, "pool_timeout": 1}
         )
-        async with _managed(config) as manager, contextlib.AsyncExitStack() as held:
+        async with managed(config) as manager, contextlib.AsyncExitStack() as held:
             first = await held.enter_async_context(manager.session())
             await first.execute(_SELECT_ONE)
             second = await held.enter_async_context(manager.session())

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from connection_support import POOL_KEYS
 from fastapi import FastAPI
 
 from agentifui_config import (
@@ -22,15 +23,6 @@ from agentifui_config import (
 )
 from agentifui_config.fastapi import DATABASE_STATE, create_lifespan, health_router
 
-_POOL_KEYS = {
-    "pool_size",
-    "max_overflow",
-    "checked_in",
-    "checked_out_connections",
-    "overflow_connections",
-    "invalid_connections",
-    "active_connections",
-}
 _IDENTIFYING = {"host", "port", "username", "database", "driver", "version"}
 
 
@@ -136,7 +128,7 @@ class TestReport:
         database = _component(body, "database")
         assert database["status"] == "healthy"
         assert database["latency_ms"] > 0
-        assert database["details"].keys() >= _POOL_KEYS
+        assert database["details"].keys() >= POOL_KEYS
         assert database["details"]["connected"] is True
         assert database["details"]["errors"] == []
 

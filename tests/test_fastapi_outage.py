@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -10,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from connection_support import Proxy, proxy_to
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -37,66 +37,12 @@ _LOGGER = "agentifui_config.fastapi"
 _PASSWORD = "pw-Visible-Only-To-Postgres-4f1c"
 
 
-class _Proxy:
-    """A TCP proxy on 127.0.0.1 to the test server, which a test can cut and restore."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def restore(self) -> None:
-        """Accept connections again, on the same port."""
-        await self.start()
-
-    async def cut(self) -> None:
-        """Stop accepting and drop every open connection, as a dead server would."""
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.update((writer, upstream_writer))
-        try:
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
-        finally:
-            self._writers.difference_update((writer, upstream_writer))
-            writer.transport.abort()
-            upstream_writer.transport.abort()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.transport.abort()
-
-
 @contextlib.asynccontextmanager
-async def _proxied(config: DatabaseConfig) -> AsyncIterator[tuple[_Proxy, DatabaseConfig]]:
+async def _proxied(config: DatabaseConfig) -> AsyncIterator[tuple[Proxy, DatabaseConfig]]:
     """A proxy to *config*'s server and the configuration that goes through it."""
-    if config.is_unix_socket:
-        pytest.skip("the test server is reached through a unix socket, not TCP")
-    proxy = _Proxy(config.host, config.port)
-    await proxy.start()
-    update = {"host": "127.0.0.1", "port": proxy.port, "password": SecretStr(_PASSWORD)}
-    try:
+    async with proxy_to(config) as proxy:
+        update = {"host": "127.0.0.1", "port": proxy.port, "password": SecretStr(_PASSWORD)}
         yield proxy, config.model_copy(update=update)
-    finally:
-        await proxy.cut()
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +80,7 @@ class TestDatabaseStopped:
         """While the database is gone live is 200, ready and the report 503; then all recover."""
         async with _proxied(database_config) as (proxy, config), _serving(config) as client:
             assert (await client.get("/health/ready")).status_code == 200
-            await proxy.cut()
+            proxy.refuse()
             live = await client.get("/health/live")
             ready = await client.get("/health/ready")
             report = await client.get("/health")
@@ -160,7 +106,7 @@ class TestDatabaseStopped:
         manager = ConnectionManager(migration_probe=up_to_date)
         async with _proxied(database_config) as (proxy, config), _serving(config, manager) as c:
             healthy = await c.get("/health")
-            await proxy.cut()
+            proxy.refuse()
             gone = await c.get("/health")
         assert healthy.json()["components"][1]["details"]["state"] == "up_to_date"
         assert gone.json()["components"][1] == {
@@ -178,7 +124,7 @@ class TestDatabaseStopped:
             _proxied(database_config) as (proxy, config),
             _serving(config, expose_details=True) as client,
         ):
-            await proxy.cut()
+            proxy.refuse()
             report = await client.get("/health")
         errors = _database(report)["details"]["errors"]
         assert len(errors) == 1
@@ -191,7 +137,7 @@ class TestDatabaseStopped:
         """A query while the database is gone answers 503 problem details; once back, 200."""
         async with _proxied(database_config) as (proxy, config), _serving(config) as client:
             assert (await client.get("/query")).status_code == 200
-            await proxy.cut()
+            proxy.refuse()
             with caplog.at_level(logging.ERROR, _LOGGER):
                 response = await client.get("/query?token=abc123")
             await proxy.restore()

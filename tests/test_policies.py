@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import pytest
 
-from agentifui_config import ConfigurationError, Environment, Severity, get_settings, load_settings
-from agentifui_config.errors import Finding, suggest_variable
+from agentifui_config import ConfigurationError, Environment, Severity, load_settings
+from agentifui_config.errors import Finding
 from agentifui_config.policies import (
     INSECURE_SECRET_KEYS,
     MIN_SECRET_KEY_LENGTH,
@@ -19,9 +18,9 @@ from agentifui_config.policies import (
     Rule,
     evaluate,
 )
-from agentifui_config.settings import variable_names
 
-_STRAY_NAMES: Final = frozenset({"DB", "DATABASE", "DATABASE_URL", "ENVIRONMENT"})
+# Each test starts with none of our variables (nor look-alikes) set and nothing cached.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 # A configuration no rule objects to, in any environment.
 _VALID: Final[Mapping[str, str]] = {
@@ -37,24 +36,6 @@ _ALL: Final = frozenset(Environment)
 _DEPLOYED: Final = frozenset({Environment.STAGING, Environment.PRODUCTION})
 _PRODUCTION: Final = frozenset({Environment.PRODUCTION})
 _GENERATE: Final = "generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Start each test with none of our variables (nor look-alikes) set and nothing cached."""
-    known = variable_names()
-    for name in list(os.environ):
-        upper = name.upper()
-        if (
-            upper in known
-            or upper in _STRAY_NAMES
-            or upper.startswith("DB_")
-            or suggest_variable(upper, known) is not None
-        ):
-            monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @dataclass(frozen=True)

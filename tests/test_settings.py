@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import traceback
 import warnings
@@ -29,8 +28,10 @@ from agentifui_config import (
     get_settings,
     load_settings,
 )
-from agentifui_config.errors import suggest_variable
 from agentifui_config.settings import LOG_LEVELS, replacement_lines, variable_names
+
+# Each test starts with none of our variables (nor look-alikes) set and nothing cached.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 # A configuration every rule accepts, in every environment.
 _VALID: Final[Mapping[str, str]] = {
@@ -43,9 +44,6 @@ _VALID: Final[Mapping[str, str]] = {
 }
 _PRODUCTION: Final[Mapping[str, str]] = {**_VALID, "ENVIRONMENT": "production"}
 
-# Names that are not ours but would be taken for a typo of ours.
-_STRAY_NAMES: Final = frozenset({"DB", "DATABASE", "DATABASE_URL", "ENVIRONMENT"})
-
 # A line of the report: `VARIABLE: what is wrong - how to fix it`.
 _LINE: Final = re.compile(r"^(?P<variable>[A-Z][A-Z0-9_]*): (?P<message>.+?) - (?P<remedy>.+)$")
 
@@ -56,24 +54,6 @@ _DEPRECATED: Final = "^DATABASE_URL is deprecated"
 _CHARACTERS: Final = st.characters(codec="utf-8", exclude_characters="\x00")
 
 _ENV_TEXT: Final = st.text(_CHARACTERS, max_size=40)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Start each test with none of our variables (nor look-alikes) set and nothing cached."""
-    known = variable_names()
-    for name in list(os.environ):
-        upper = name.upper()
-        if (
-            upper in known
-            or upper in _STRAY_NAMES
-            or upper.startswith("DB_")
-            or suggest_variable(upper, known) is not None
-        ):
-            monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _setenv(monkeypatch: pytest.MonkeyPatch, values: Mapping[str, str | None]) -> None:

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from agentifui_config import ConfigurationError, EnvironmentSettings, get_settings, load_settings
-from agentifui_config.errors import suggest_variable
-from agentifui_config.settings import variable_names
+from agentifui_config import ConfigurationError, EnvironmentSettings, load_settings
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
 
-_STRAY_NAMES: Final = frozenset({"DB", "DATABASE", "DATABASE_URL", "ENVIRONMENT"})
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Start each test with none of our variables (nor look-alikes) set and nothing cached."""
-    known = variable_names()
-    for name in list(os.environ):
-        upper = name.upper()
-        if (
-            upper in known
-            or upper in _STRAY_NAMES
-            or upper.startswith("DB_")
-            or suggest_variable(upper, known) is not None
-        ):
-            monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+# Each test starts with none of our variables (nor look-alikes) set and nothing cached.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def _env_file(directory: Path, lines: Mapping[str, str], *extra: str) -> Path:

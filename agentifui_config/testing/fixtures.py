@@ -152,6 +152,7 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
 
     Every variable the settings read (:func:`~agentifui_config.settings.variable_names`),
     their ``_FILE`` forms, ``DATABASE_URL``, and each variable in *present* that
+    is one of those in another case (the settings read names case-insensitively),
     starts with ``DB_`` or is a near miss of one of ours (``DB_USER``, ``CORS_ORIGIN``),
     which the settings would report as a probable typo.
 
@@ -159,11 +160,16 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
         present: The names set in the environment; by default the process's.
     """
     known = variable_names()
-    hidden = {*known, "DATABASE_URL", *(name + FILE_SUFFIX for name in known)}
+    ours = {*known, "DATABASE_URL", *(name + FILE_SUFFIX for name in known)}
+    hidden = set(ours)
     names = list(os.environ) if present is None else present
     for name in names:
         upper = name.upper()
-        if upper.startswith(_DB_PREFIX) or suggest_variable(upper, known) is not None:
+        if (
+            upper in ours
+            or upper.startswith(_DB_PREFIX)
+            or suggest_variable(upper, known) is not None
+        ):
             hidden.add(name)
     return frozenset(hidden)
 

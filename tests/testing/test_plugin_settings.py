@@ -68,6 +68,11 @@ class TestCleanEnv:
         assert "HOME" not in hidden
         assert {"DATABASE_URL", "DB_PASSWORD_FILE", "SECRET_KEY_FILE", "DB_HOST_FILE"} <= hidden
 
+    def test_hidden_variables_ignores_case(self) -> None:
+        """One of our names in another case is hidden: the settings read it all the same."""
+        hidden = hidden_variables(["secret_key", "Debug", "cors_origins", "database_url"])
+        assert {"secret_key", "Debug", "cors_origins", "database_url"} <= hidden
+
 
 class TestMakeSettings:
     def test_reads_only_the_overrides(

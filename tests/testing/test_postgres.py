@@ -9,13 +9,12 @@ import subprocess
 import sys
 import tempfile
 import types
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, assert_type
+from typing import assert_type
 
 import asyncpg
 import pytest
+from connection_support import asyncpg_connection, database_exists
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -37,28 +36,6 @@ from agentifui_config.testing.postgres import (
 _LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _NOWHERE = DatabaseConfig(host="127.0.0.1", port=1)
 _NO_SERVER = "pip install 'agentifui-config\\[embedded\\]'"
-
-
-@asynccontextmanager
-async def _connected(config: DatabaseConfig, host: str | None = None) -> AsyncIterator[Any]:
-    connection = await asyncpg.connect(
-        host=host or config.host,
-        port=config.port,
-        user=config.username,
-        password=config.password.get_secret_value() or None,
-        database=config.database,
-        timeout=10,
-    )
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _exists(server: PostgresServer, name: str) -> bool:
-    async with _connected(server.admin) as connection:
-        found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-    return found is not None
 
 
 def _local_server_reachable() -> bool:
@@ -83,7 +60,7 @@ class TestRunDatabase:
     async def test_is_fresh_and_empty(self, postgres_server: PostgresServer) -> None:
         """A database made for a run exists under a test name and holds no tables."""
         with temporary_database(postgres_server) as config:
-            async with _connected(config) as connection:
+            async with asyncpg_connection(config) as connection:
                 name = await connection.fetchval("SELECT current_database()")
                 tables = await connection.fetchval(
                     "SELECT count(*) FROM pg_tables"
@@ -128,9 +105,9 @@ class TestCreateDatabase:
     async def test_created_database_is_dropped(self, postgres_server: PostgresServer) -> None:
         """A created database exists until drop_database removes it, even inside a running loop."""
         config = create_database(postgres_server)
-        assert await _exists(postgres_server, config.database)
+        assert await database_exists(postgres_server, config.database)
         drop_database(postgres_server, config.database)
-        assert not await _exists(postgres_server, config.database)
+        assert not await database_exists(postgres_server, config.database)
 
     @pytest.mark.asyncio
     async def test_name_is_quoted(self, postgres_server: PostgresServer) -> None:
@@ -138,8 +115,8 @@ class TestCreateDatabase:
         name = DATABASE_PREFIX + 'Odd "Name"; x'
         with temporary_database(postgres_server, name) as config:
             assert config.database == name
-            assert await _exists(postgres_server, name)
-        assert not await _exists(postgres_server, name)
+            assert await database_exists(postgres_server, name)
+        assert not await database_exists(postgres_server, name)
 
     @pytest.mark.asyncio
     async def test_temporary_database_is_dropped_on_error(
@@ -155,7 +132,7 @@ class TestCreateDatabase:
 
         with pytest.raises(RuntimeError, match="boom"):
             fail_inside()
-        assert not await _exists(postgres_server, names[0])
+        assert not await database_exists(postgres_server, names[0])
 
     def test_works_without_running_loop(self, postgres_server: PostgresServer) -> None:
         """The synchronous API runs from plain code with no event loop."""
@@ -178,11 +155,11 @@ class TestCreateDatabase:
     async def test_copies_a_template(self, postgres_server: PostgresServer) -> None:
         """With template=, the new database starts as a copy of that one, rows included."""
         with temporary_database(postgres_server) as source:
-            async with _connected(source) as connection:
+            async with asyncpg_connection(source) as connection:
                 await connection.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (7)")
             copy = create_database(postgres_server, template=source.database)
             try:
-                async with _connected(copy) as connection:
+                async with asyncpg_connection(copy) as connection:
                     assert await connection.fetchval("SELECT v FROM t") == 7
             finally:
                 drop_database(postgres_server, copy.database)
@@ -213,8 +190,8 @@ class TestStartServer:
             assert server.admin == DatabaseConfig.from_url(_LOCAL_URL)
             with temporary_database(server) as config:
                 assert config.port == 5432
-                assert await _exists(server, config.database)
-            assert not await _exists(server, config.database)
+                assert await database_exists(server, config.database)
+            assert not await database_exists(server, config.database)
 
     def test_malformed_url_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A URL that is not PostgreSQL's is refused, naming the variable but not the password."""
@@ -289,9 +266,9 @@ class TestEmbeddedServer:
             assert server.admin.host == "127.0.0.1"
             assert server.socket_dir is not None
             assert server.data_dir is not None
-            async with _connected(server.admin) as connection:
+            async with asyncpg_connection(server.admin) as connection:
                 assert connection.get_server_version().major >= 16
-            async with _connected(server.admin, host=str(server.socket_dir)) as connection:
+            async with asyncpg_connection(server.admin, host=str(server.socket_dir)) as connection:
                 assert await connection.fetchval("SELECT 1") == 1
             server.stop()
             running = [server.is_running]
@@ -300,7 +277,7 @@ class TestEmbeddedServer:
             server.start()
             running.append(server.is_running)
             assert running == [False, True]
-            async with _connected(server.admin) as connection:
+            async with asyncpg_connection(server.admin) as connection:
                 assert await connection.fetchval("SELECT 1") == 1
             root = server.data_dir.parent
         assert not root.exists()
@@ -310,11 +287,11 @@ class TestEmbeddedServer:
         """Committed rows survive a crash-like stop and the server's recovery."""
         _without_url(monkeypatch)
         with postgres_server() as server, temporary_database(server) as config:
-            async with _connected(config) as connection:
+            async with asyncpg_connection(config) as connection:
                 await connection.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (42)")
             server.stop(mode="immediate")
             server.start()
-            async with _connected(config) as connection:
+            async with asyncpg_connection(config) as connection:
                 assert await connection.fetchval("SELECT v FROM t") == 42
 
     def test_closes_while_stopped(self, monkeypatch: pytest.MonkeyPatch) -> None:
