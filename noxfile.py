@@ -90,13 +90,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff, and the import layers with import-linter."""
-    session.install(*_dev_requirements("ruff", "import-linter"))
+    """Check style (ruff), import layers (import-linter) and docstrings (interrogate)."""
+    session.install(*_dev_requirements("ruff", "import-linter", "interrogate"))
     session.run("ruff", "check", *session.posargs, ".")
     session.run("ruff", "format", "--check", ".")
     # import-linter finds the package in the working directory; it needs no install.
     # --no-cache: the cache would be left behind as an untracked directory.
     session.run("lint-imports", "--no-cache", "--no-logo")
+    session.run("interrogate", "agentifui_config")
 
 
 @nox.session
