@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -161,11 +162,16 @@ def suggest_variable(name: str, known: Iterable[str], *, cutoff: float = 0.8) ->
     Returns:
         The closest known name, when *name* is close to one but not one itself.
     """
-    upper = name.upper()
-    candidates = list(known)
-    if upper in candidates:
+    return _closest(name.upper(), tuple(known), cutoff)
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest(name: str, known: tuple[str, ...], cutoff: float) -> str | None:
+    # Cached: the same environment is scanned each time settings are loaded, and
+    # the similarity search is most of what loading costs.
+    if name in known:
         return None
-    matches = difflib.get_close_matches(upper, candidates, n=1, cutoff=cutoff)
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
     return matches[0] if matches else None
 
 
