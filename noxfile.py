@@ -104,7 +104,9 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, its tests and the examples with ``mypy --strict``."""
     session.install("-e", ".[all]")
-    session.run("mypy", "--strict", "agentifui_config", "tests", "examples", "benchmarks", *session.posargs)
+    session.run(
+        "mypy", "--strict", "agentifui_config", "tests", "examples", "benchmarks", *session.posargs
+    )
 
 
 @nox.session
