@@ -42,6 +42,8 @@ URL_FIELDS: Final = frozenset(
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
 _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+# What Kubernetes puts in DB_PORT for a Service named "db" (its docker-link variables).
+_SERVICE_LINK: Final = re.compile(r"\s*tcp://[^\s/]+:\d+\s*")
 
 # What a masked URL shows for a secret; SQLAlchemy masks the password the same way.
 _URL_MASK: Final = "***"
@@ -113,6 +115,18 @@ class DatabaseConfig(BaseModel):
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _refuse_service_link(cls, value: object) -> object:
+        if isinstance(value, str) and _SERVICE_LINK.fullmatch(value):
+            raise ConfigurationError(
+                f"{value.strip()!r} is a Kubernetes service link, not a port "
+                "(a Service named 'db' sets DB_PORT in every pod of its namespace)",
+                variable="DB_PORT",
+                remedy="set DB_PORT to a number in the pod spec, or enableServiceLinks: false",
+            )
+        return value
 
     @field_validator("host")
     @classmethod

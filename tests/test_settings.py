@@ -1020,3 +1020,14 @@ class TestArbitraryValues:
                 assert len(str(finding).splitlines()) == 1, finding
         else:
             assert isinstance(outcome, EnvironmentSettings)
+
+
+class TestKubernetesServiceLink:
+    def test_db_port_service_link_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A DB_PORT injected by a Kubernetes Service named 'db' gets an error that says so."""
+        monkeypatch.setenv("DB_PORT", "tcp://10.0.0.11:5432")
+        with pytest.raises(ConfigurationError) as refused:
+            load_settings()
+        (finding,) = [f for f in refused.value.findings if f.variable == "DB_PORT"]
+        assert "Kubernetes service link" in finding.message
+        assert "enableServiceLinks: false" in finding.remedy
