@@ -66,6 +66,14 @@ def _normalise_origin(origin: str, variable: str) -> str:
     )
     if not valid or parts.hostname is None:
         raise _not_an_origin(origin, variable)
+    if "*" in parts.hostname:
+        # Browsers send one exact origin and the CORS middleware compares it as text.
+        raise ConfigurationError(
+            f"{origin!r} has a wildcard in its host, which no browser's Origin ever matches",
+            variable=variable,
+            remedy="list each origin (https://a.example.com,https://b.example.com), "
+            "or give '*' alone",
+        )
     # urlsplit drops an IPv6 literal's brackets; browsers send them in the Origin header.
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"

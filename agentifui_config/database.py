@@ -186,9 +186,9 @@ class DatabaseConfig(BaseModel):
         try:
             return cls(**fields)
         except ValidationError as exc:
-            raise ConfigurationError(
-                findings_from_errors(exc.errors(include_url=False), _variable, _SECRET_FIELDS)
-            ) from None
+            errors = exc.errors(include_url=False)
+        # Raised outside the handler: pydantic's error, chained as __context__, holds the inputs.
+        raise ConfigurationError(findings_from_errors(errors, _variable, _SECRET_FIELDS)) from None
 
     @property
     def is_unix_socket(self) -> bool:
@@ -251,7 +251,8 @@ class DatabaseConfig(BaseModel):
         return self.masked_url
 
 
-_SECRET_FIELDS: Final = frozenset({"DB_PASSWORD"})
+# Variables whose value an error never shows. DB_OPTIONS may hold sslpassword.
+_SECRET_FIELDS: Final = frozenset({"DB_PASSWORD", "DB_OPTIONS"})
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:
@@ -315,5 +316,7 @@ def _env_value(name: str, value: object, show_password: bool) -> str:
     if name == "password" and not show_password:
         return mask(value)
     if isinstance(value, dict):
-        return json.dumps(value)
+        # An option such as sslpassword is masked as masked_url masks it.
+        hidden = {k: mask(v) for k, v in value.items() if "password" in k.lower()}
+        return json.dumps(value if show_password else {**value, **hidden})
     return str(value)

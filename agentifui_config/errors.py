@@ -187,7 +187,9 @@ def typo_findings(
         known: The variable names the library reads.
         missing: For each known name, whether it is unset; a near miss for an
             unset variable is an error (the value the operator meant is lost),
-            otherwise a warning.
+            otherwise a warning. A name that only shares words with ours
+            (``REDIS_PASSWORD``, ``JWT_SECRET_KEY``) is another tool's variable,
+            never more than a warning.
 
     Returns:
         One finding per near miss, naming the variable that was set.
@@ -198,7 +200,8 @@ def typo_findings(
         meant = suggest_variable(name, known_names)
         if meant is None:
             continue
-        severity = Severity.ERROR if missing.get(meant, False) else Severity.WARNING
+        lost = missing.get(meant, False) and _is_slip(name.upper(), meant)
+        severity = Severity.ERROR if lost else Severity.WARNING
         findings.append(
             Finding(
                 name.upper(),
@@ -209,6 +212,41 @@ def typo_findings(
             )
         )
     return findings
+
+
+# How alike the words that differ must be to count as one word mistyped (DB_PROT for DB_PORT).
+_SAME_WORD: Final = 0.5
+
+
+def _is_slip(name: str, meant: str) -> bool:
+    """Whether *name* reads as *meant* mistyped rather than as another tool's variable.
+
+    Words are the parts between underscores. Changed letters (``DB_HSOT``,
+    ``LOGLEVEL``) or a word dropped or inserted among ours (``CORS_HEADERS``,
+    ``CORS_ALLOW_ORIGINS``) are slips. Words added before or after ours
+    (``JWT_SECRET_KEY``, ``APP_LOG_LEVEL``) or a different word in place of one
+    of ours (``REDIS_PASSWORD``) name another variable that happens to look alike.
+    """
+    theirs, ours = name.split("_"), meant.split("_")
+    head = _shared(theirs, ours)
+    tail = _shared(theirs[head:][::-1], ours[head:][::-1])
+    extra, replaced = theirs[head : len(theirs) - tail], ours[head : len(ours) - tail]
+    if not replaced:
+        return bool(head and tail)
+    if not extra:
+        return True
+    similarity = difflib.SequenceMatcher(None, "_".join(extra), "_".join(replaced)).ratio()
+    return similarity >= _SAME_WORD
+
+
+def _shared(first: Sequence[str], second: Sequence[str]) -> int:
+    """How many leading words *first* and *second* have in common."""
+    count = 0
+    for mine, yours in zip(first, second, strict=False):
+        if mine != yours:
+            break
+        count += 1
+    return count
 
 
 # What each pydantic error type means, in the words of someone setting a variable.

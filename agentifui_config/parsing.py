@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypedDict
 
 from sqlalchemy.engine import make_url
@@ -112,7 +112,8 @@ def parse_list(value: str | Sequence[str] | None, *, variable: str = UNNAMED) ->
 
     Raises:
         ConfigurationError: The value starts like a JSON array but is not one,
-            or the array holds something other than strings.
+            the array holds something other than strings, or the value is
+            neither text nor a list.
     """
     if value is None:
         return []
@@ -121,8 +122,14 @@ def parse_list(value: str | Sequence[str] | None, *, variable: str = UNNAMED) ->
         items: Sequence[object] = (
             _json_array(text, variable) if text.startswith("[") else text.split(",")
         )
+    elif isinstance(value, Iterable):
+        items = list(value)
     else:
-        items = value
+        raise ConfigurationError(
+            f"expected a list, got {_SHORT.repr(value)}",
+            variable=variable,
+            remedy='give comma-separated values a,b or a JSON array such as ["a", "b"]',
+        )
     return _clean_items(items, variable)
 
 
@@ -174,15 +181,22 @@ def parse_flags(
 
     Raises:
         ConfigurationError: A flag has no name or a value that is not a
-            boolean; the message names the flag.
+            boolean (the message names the flag), or the value is neither
+            text nor a mapping.
     """
     if value is None:
         return {}
     if isinstance(value, str):
         text = value.strip()
         pairs = _json_object(text, variable) if text.startswith("{") else _flag_pairs(text)
-    else:
+    elif isinstance(value, Mapping):
         pairs = dict(value)
+    else:
+        raise ConfigurationError(
+            f"expected flags, got {_SHORT.repr(value)}",
+            variable=variable,
+            remedy='give name=on,other=off or a JSON object such as {"beta": true}',
+        )
     return {
         _flag_name(name, variable): _flag_value(name, raw, variable) for name, raw in pairs.items()
     }
@@ -289,11 +303,12 @@ def _has_stray_at(text: str) -> bool:
     A composed URL escapes ``@`` everywhere before the query except there, so a
     second raw one means an unencoded password, which SQLAlchemy would split at
     the first ``@``: the rest of the password would become the host or, after a
-    ``/``, the database name, shown in every log line.
+    ``/``, the database name, shown in every log line. The password may hold a
+    ``/`` or a ``?`` too, so the search runs to whichever of them comes last.
     """
     _, _, rest = text.partition("://")
     _, at, after = rest.partition("@")
-    return bool(at) and "@" in after.partition("?")[0]
+    return bool(at) and ("@" in after.partition("?")[0] or "@" in after.partition("/")[0])
 
 
 def _driver(scheme: str, variable: str) -> str:

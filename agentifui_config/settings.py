@@ -10,6 +10,7 @@ never shows a secret.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -23,7 +24,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from agentifui_config.cors import parse_methods, parse_origins
-from agentifui_config.database import DB_PREFIX, DatabaseConfig, replacement_lines
+from agentifui_config.database import DB_PREFIX, URL_FIELDS, DatabaseConfig, replacement_lines
 from agentifui_config.environment import Environment
 from agentifui_config.errors import (
     ConfigurationError,
@@ -52,7 +53,8 @@ _LOG = logging.getLogger("agentifui_config")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
 
-_SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL"})
+# Variables whose value an error never shows. DB_OPTIONS may hold sslpassword.
+_SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL", "DB_OPTIONS"})
 
 # Names people often use for our variables, which a similarity score would miss.
 _COMMON_MISNAMES: Final[Mapping[str, str]] = {
@@ -127,8 +129,17 @@ class EnvironmentSettings(BaseSettings):
         except (ValidationError, SettingsError, ConfigurationError) as exc:
             findings = _findings_of(exc)
             self._judge_defaulted(values, exc, findings)
-            raise _report(findings, values) from None
-        self._judge(values)
+        except (OSError, UnicodeDecodeError) as exc:
+            env_file = values.get("_env_file")
+            if env_file is None:
+                raise
+            findings = [_unreadable_env_file(env_file, exc)]
+        else:
+            self._judge(values)
+            return
+        # Raised outside the handler so that nothing is chained, not even as __context__:
+        # pydantic's error keeps every input (DATABASE_URL, the whole .env) in its details.
+        raise _report(findings, values) from None
 
     @classmethod
     def settings_customise_sources(
@@ -220,7 +231,7 @@ class EnvironmentSettings(BaseSettings):
             raise _report(findings, values)
         for finding in findings:
             _log_finding(finding)
-        if self.database_url is not None:
+        if self.database_url is not None and self.database_url.get_secret_value():
             _warn_legacy_url(self.database_url)
 
     def _judge_defaulted(
@@ -229,12 +240,17 @@ class EnvironmentSettings(BaseSettings):
         """Validate again with the failing fields at their defaults, to find policy problems too."""
         if not isinstance(exc, ValidationError):
             return
-        retry = _with_defaults(values, [tuple(e["loc"]) for e in exc.errors()])
+        locations = [tuple(e["loc"]) for e in exc.errors()]
+        retry = _with_defaults(values, locations)
         try:
             super().__init__(**retry)
         except (ValidationError, SettingsError, ConfigurationError):
             return
         seen = {f.variable for f in findings}
+        if () in locations:
+            # DATABASE_URL was refused and left out: the parts it gives are unread, not unset.
+            given = self.database.model_fields_set
+            seen.update(DB_PREFIX + name.upper() for name in URL_FIELDS - given)
         findings.extend(f for f in evaluate(self) if f.variable not in seen)
 
 
@@ -285,6 +301,15 @@ def _with_defaults(values: dict[str, Any], locations: list[ErrorLocation]) -> di
     return retry
 
 
+def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) -> Finding:
+    reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+    return Finding(
+        "env_file",
+        f"cannot read the .env file {str(env_file)!r} ({reason or type(exc).__name__})",
+        "save it as UTF-8 text, or give another file",
+    )
+
+
 def variable_names() -> tuple[str, ...]:
     """Every environment variable the settings read, in schema order."""
     top = [name.upper() for name in EnvironmentSettings.model_fields if name != "database"]
@@ -320,14 +345,28 @@ def _present_variables(values: Mapping[str, Any]) -> set[str]:
     if isinstance(env_file, str | os.PathLike) and Path(env_file).is_file():
         from dotenv import dotenv_values  # noqa: PLC0415 - only when a .env file is given
 
-        names.update(name.upper() for name in dotenv_values(env_file))
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # loading reports the file
+            names.update(name.upper() for name in dotenv_values(env_file, encoding="utf-8"))
     return names
+
+
+def _given_variables(values: Mapping[str, Any], present: set[str]) -> set[str]:
+    """The variables whose value is given: set, set through ``<VAR>_FILE``, or an argument."""
+    given = present | {name.removesuffix(FILE_SUFFIX) for name in present}
+    given.update(name.upper() for name in values if name in EnvironmentSettings.model_fields)
+    database = values.get("database")
+    if isinstance(database, DatabaseConfig):
+        database = database.model_fields_set
+    if isinstance(database, Mapping | set):
+        given.update(DB_PREFIX + str(name).upper() for name in database)
+    return given
 
 
 def _typos(values: Mapping[str, Any]) -> list[Finding]:
     present = _present_variables(values)
+    given = _given_variables(values, present)
     known = variable_names()
-    missing = {name: name not in present and name not in _ALTERNATIVES for name in known}
+    missing = {name: name not in given and name not in _ALTERNATIVES for name in known}
     findings = typo_findings(present - set(_COMMON_MISNAMES) - _GENERIC_NAMES, known, missing)
     findings += typo_findings(present & _GENERIC_NAMES, known, {})
     findings += [

@@ -71,7 +71,7 @@ class _FlatDatabaseMixin:
         }
         if database:
             data[_DATABASE_FIELD] = database
-        return data
+        return _without_empty_secrets(data)
 
     def _decoded(self, name: str, value: str) -> Any:
         """*value* JSON-decoded for a complex field (``DB_OPTIONS``), as pydantic-settings would.
@@ -113,13 +113,32 @@ class _SecretFileSource(PydanticBaseSettingsSource):
             path = self._path_for(variable + FILE_SUFFIX)
             if path:
                 _assign(data, target, _read_secret(variable + FILE_SUFFIX, path))
-        return data
+        return _without_empty_secrets(data)
 
     def _path_for(self, variable: str) -> str | None:
         for lookup in self._lookups:
             if value := lookup.env_vars.get(variable.lower()):
                 return value
         return None
+
+
+def _without_empty_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    """*data* without the secret variables that are set but empty, which count as unset.
+
+    As in the official Docker images, an empty ``SECRET_KEY`` (a compose file's
+    ``${SECRET_KEY}`` left unset) must not hide ``SECRET_KEY_FILE`` nor the key
+    development generates.
+    """
+    for target in _SECRET_TARGETS.values():
+        *parents, leaf = target
+        holder: Any = data
+        for key in parents:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and holder.get(leaf) == "":
+            del holder[leaf]
+    if data.get(_DATABASE_FIELD) == {}:
+        del data[_DATABASE_FIELD]
+    return data
 
 
 def _assign(data: dict[str, Any], target: tuple[str, ...], value: str) -> None:
@@ -134,11 +153,12 @@ def _read_secret(variable: str, path: str) -> str:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigurationError(
-            f"cannot read the secret file {path!r} ({reason})",
-            variable=variable,
-            remedy="point it at a readable UTF-8 file, or unset it and set the variable itself",
-        ) from None
+    # Raised outside the handler: a chained UnicodeDecodeError would hold the file's bytes.
+    raise ConfigurationError(
+        f"cannot read the secret file {path!r} ({reason})",
+        variable=variable,
+        remedy="point it at a readable UTF-8 file, or unset it and set the variable itself",
+    ) from None
 
 
 def sources_for(

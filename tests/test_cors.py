@@ -45,6 +45,14 @@ class TestParseOrigins:
         with pytest.raises(ConfigurationError, match=r"CORS_ORIGINS: .* is not an origin"):
             parse_origins(bad)
 
+    @pytest.mark.parametrize("wildcard", ["https://*.example.com", "http://*:3000", "https://*"])
+    def test_refuses_a_wildcard_in_the_host(self, wildcard: str) -> None:
+        """A wildcard host would never match a browser's Origin: refused, saying so."""
+        with pytest.raises(
+            ConfigurationError, match=r"CORS_ORIGINS: .* has a wildcard in its host, .* - list each"
+        ):
+            parse_origins(wildcard)
+
     def test_reads_lists_both_ways(self) -> None:
         """Comma-separated values and JSON arrays give the same origins."""
         csv = parse_origins("https://a.example.com, http://localhost:3000")

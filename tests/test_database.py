@@ -480,6 +480,12 @@ class TestDatabaseConfigFromURL:
         assert error.variables == ("DATABASE_URL",)
         assert "s3cret-pw" not in str(error)
 
+    def test_errors_chain_nothing(self) -> None:
+        """The ValidationError, whose details hold every input, is not chained to the error."""
+        error = _config_error("postgresql://app:s3cret-pw@db/app?sslpassword=s3cret-pw", port="x")
+        assert error.__context__ is None
+        assert error.__cause__ is None
+
     def test_unencoded_at_in_the_password_is_an_error(self) -> None:
         """A password with a raw '@' is refused with the fix, and never shown."""
         with pytest.raises(

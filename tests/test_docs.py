@@ -36,3 +36,16 @@ def test_self_contained_examples_run(name: str, clean_env: pytest.MonkeyPatch) -
     for number, block in enumerate(blocks):
         code = compile(block, f"{name}[{number}]", "exec", dont_inherit=True)
         exec(code, {"__name__": f"docs_{number}"})  # noqa: S102 - the project's own docs
+
+
+def test_printed_values_match_their_comments(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each `print(...)  # shown` line of the configuration page prints what its comment shows."""
+    clean_env.chdir(tmp_path)  # the example reads .env from the working directory: none here
+    for number, block in enumerate(_blocks(_DOCS / "configuration.md")):
+        shown = re.findall(r"^print\(.*\)  # (.*)$", block, re.M)
+        if not shown:
+            continue
+        exec(compile(block, f"configuration.md[{number}]", "exec", dont_inherit=True), {})  # noqa: S102
+        assert capsys.readouterr().out.splitlines() == shown

@@ -224,6 +224,41 @@ class TestTypoFindings:
         """Known variables and unrelated ones (PATH, HOME) give no finding."""
         assert typo_findings(["PATH", "HOME", "DB_HOST", "SECRET_KEY"], KNOWN, {}) == []
 
+    @pytest.mark.parametrize(
+        ("name", "meant"),
+        [
+            ("REDIS_PASSWORD", "DB_PASSWORD"),
+            ("JWT_SECRET_KEY", "SECRET_KEY"),
+            ("API_SECRET_KEY", "SECRET_KEY"),
+            ("APP_ENVIRONMENT", "ENVIRONMENT"),
+            ("APP_LOG_LEVEL", "LOG_LEVEL"),
+        ],
+    )
+    def test_another_tools_variable_is_only_a_warning(self, name: str, meant: str) -> None:
+        """A name that adds or swaps a whole word (REDIS_ for DB_) is another variable: a hint."""
+        findings = typo_findings([name], KNOWN, {meant: True})
+        assert [(f.remedy, f.severity) for f in findings] == [
+            (f"did you mean {meant}?", Severity.WARNING)
+        ]
+
+    @pytest.mark.parametrize(
+        ("name", "meant"),
+        [
+            ("LOGLEVEL", "LOG_LEVEL"),
+            ("DB_PROT", "DB_PORT"),
+            ("SECERT_KEY", "SECRET_KEY"),
+            ("CORS_ALLOW_ORIGINS", "CORS_ORIGINS"),
+            ("CORS_HEADERS", "CORS_ALLOW_HEADERS"),
+            ("DATABSE_URL", "DATABASE_URL"),
+        ],
+    )
+    def test_a_slip_of_a_missing_variable_stays_an_error(self, name: str, meant: str) -> None:
+        """Changed letters, or a word dropped or inserted inside one of ours, is a typo."""
+        findings = typo_findings([name], KNOWN, {meant: True})
+        assert [(f.remedy, f.severity) for f in findings] == [
+            (f"did you mean {meant}?", Severity.ERROR)
+        ]
+
     def test_reports_each_name_once_in_order(self) -> None:
         """Findings come one per distinct name, sorted, so reports are stable."""
         findings = typo_findings(["SECERT_KEY", "DB_HSOT", "DB_HSOT"], KNOWN, {})

@@ -209,6 +209,20 @@ class TestParseList:
         assert_type(parse_list("a,b"), list[str])
 
 
+class TestWrongTypes:
+    @pytest.mark.parametrize("value", [1, 2.5, object()])
+    def test_parse_list_refuses_a_non_list(self, value: object) -> None:
+        """A value that is neither text nor a list is a ConfigurationError, not a TypeError."""
+        with pytest.raises(ConfigurationError, match=r"^X: expected a list"):
+            parse_list(value, variable="X")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("value", [1, ["beta"], ("a", "b")])
+    def test_parse_flags_refuses_a_non_mapping(self, value: object) -> None:
+        """A value that is neither text nor a mapping is a ConfigurationError, not a TypeError."""
+        with pytest.raises(ConfigurationError, match=r"^X: expected flags"):
+            parse_flags(value, variable="X")  # type: ignore[arg-type]
+
+
 class TestParseFlags:
     @pytest.mark.parametrize(
         ("value", "expected"),
@@ -493,6 +507,8 @@ class TestParseDatabaseURL:
             "postgresql://us@er:pw@host/db",
             "postgresql://user:p?s@x@host/db",
             "postgresql://us@er:p?s@x@host/db",
+            "postgresql://user:p@s?x@host/db",
+            "postgresql://user:p@s?x@host:5432",
         ],
     )
     def test_unencoded_at_is_an_error_saying_to_percent_encode(self, url: str) -> None:

@@ -170,6 +170,13 @@ class TestDatabase:
         monkeypatch.setenv("DB_OPTIONS", "sslrootcert=/etc/ca.pem")
         assert _error().variables[0] == "DB_OPTIONS"
 
+    def test_db_options_value_is_not_shown(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A malformed DB_OPTIONS is refused without its text: an option may be a secret."""
+        monkeypatch.setenv("DB_OPTIONS", '{"sslpassword": "Hunter2-pw"')
+        error = _error()
+        assert error.variables[0] == "DB_OPTIONS"
+        assert "Hunter2" not in str(error)
+
     def test_stray_db_and_database_variables_are_harmless(
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -353,6 +360,20 @@ class TestSecretKey:
         assert _VALID["SECRET_KEY"] not in str(settings)
         assert settings.secret_key_generated is False
 
+    @pytest.mark.parametrize("value", ["", "''"])
+    def test_empty_is_unset(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+    ) -> None:
+        """An empty SECRET_KEY (environment or .env) counts as unset: development generates one."""
+        path = tmp_path / ".env"
+        path.write_text(f"SECRET_KEY={value}\n", encoding="utf-8")
+        with_env_file = load_settings(env_file=path)
+        monkeypatch.setenv("SECRET_KEY", "")
+        for settings in (load_settings(), with_env_file):
+            assert settings.secret_key is not None
+            assert len(settings.secret_key.get_secret_value()) >= 32
+            assert settings.secret_key_generated is True
+
 
 class TestLogLevel:
     def test_default_is_info(self) -> None:
@@ -518,6 +539,27 @@ class TestLegacyDatabaseUrl:
         assert fragment in str(error)
         assert "Hunter2" not in str(error)
 
+    def test_empty_is_unset(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An empty DATABASE_URL (a compose file's ${DATABASE_URL}) is no URL, and no warning."""
+        monkeypatch.setenv("DATABASE_URL", "")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            assert load_settings().database == DatabaseConfig()
+
+    def test_broken_url_is_not_reported_as_missing_parts(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A refused DATABASE_URL is the finding: its parts are not also reported as unset."""
+        _setenv(
+            monkeypatch,
+            {
+                "ENVIRONMENT": "production",
+                "SECRET_KEY": _VALID["SECRET_KEY"],
+                "DATABASE_URL": "postgresql://app:Vq7-rJp2@db.internal:54x32/app",
+            },
+        )
+        assert _error().variables == ("DATABASE_URL",)
+
     def test_database_url_argument(self) -> None:
         """database_url may be given as an argument, plain or as a SecretStr."""
         with pytest.warns(DeprecationWarning, match=_DEPRECATED):
@@ -564,6 +606,15 @@ class TestReplacementLines:
             monkeypatch.setenv(name, value)
         assert load_settings().database == expected
 
+    def test_masks_password_options_unless_asked(self) -> None:
+        """A *password* query option (sslpassword) is masked in DB_OPTIONS like the password."""
+        url = "postgresql://u@h/d?sslpassword=Hunter2-pw&sslkey=/k.pem"
+        masked = replacement_lines(url)
+        assert 'DB_OPTIONS={"sslpassword": "**********", "sslkey": "/k.pem"}' in masked
+        assert 'DB_OPTIONS={"sslpassword": "Hunter2-pw", "sslkey": "/k.pem"}' in (
+            replacement_lines(url, show_password=True)
+        )
+
     def test_refuses_a_non_postgres_url(self) -> None:
         """replacement_lines() raises a ConfigurationError for a URL it cannot translate."""
         with pytest.raises(ConfigurationError, match=r"^DATABASE_URL: scheme 'sqlite'"):
@@ -583,6 +634,16 @@ class TestLoadSettings:
         """Keyword arguments override the environment."""
         monkeypatch.setenv("LOG_LEVEL", "ERROR")
         assert load_settings(log_level="debug").log_level == "DEBUG"
+
+    @pytest.mark.parametrize(
+        "field", ["cors_origins", "cors_allow_methods", "cors_allow_headers", "feature_flags"]
+    )
+    @pytest.mark.parametrize("value", [1, 2.5, ["beta"]])
+    def test_argument_of_a_wrong_type_is_a_finding(self, field: str, value: object) -> None:
+        """A list or flags argument of the wrong type is a ConfigurationError, not a TypeError."""
+        if field != "feature_flags" and isinstance(value, list):
+            return  # a list is the right type there
+        assert _error(**{field: value}).variables[0] == field.upper()
 
     def test_settings_are_frozen(self) -> None:
         """The settings cannot be changed after construction."""
@@ -818,6 +879,50 @@ class TestTypoSuggestions:
             in _warnings_logged(caplog)
         )
 
+    @pytest.mark.parametrize(
+        "name",
+        ["REDIS_PASSWORD", "JWT_SECRET_KEY", "API_SECRET_KEY", "APP_ENVIRONMENT", "APP_LOG_LEVEL"],
+    )
+    def test_variables_of_other_tools_do_not_refuse(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str
+    ) -> None:
+        """Another tool's variable that shares words with ours is a logged hint, not an error."""
+        monkeypatch.setenv(name, "value")
+        load_settings()
+        assert any(m.startswith(f"{name}: ") for m in _warnings_logged(caplog))
+
+    @pytest.mark.parametrize(
+        ("typo", "variable"), [("SECERT_KEY", "SECRET_KEY"), ("DB_PASWORD", "DB_PASSWORD")]
+    )
+    def test_near_miss_of_a_variable_given_by_its_file_is_a_warning(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+        typo: str,
+        variable: str,
+    ) -> None:
+        """A value given by <VAR>_FILE is not lost: a near miss of <VAR> only warns."""
+        secret = tmp_path / "secret"
+        secret.write_text(_VALID["SECRET_KEY"], encoding="utf-8")
+        _setenv(monkeypatch, {typo: "value", variable + "_FILE": str(secret)})
+        load_settings()
+        assert (
+            f"{typo}: is not a variable agentifui-config reads - did you mean {variable}? (warning)"
+            in _warnings_logged(caplog)
+        )
+
+    def test_near_miss_of_a_variable_given_as_argument_is_a_warning(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A value given as an argument is not lost: a near miss of its variable only warns."""
+        monkeypatch.setenv("LOGLEVEL", "debug")
+        load_settings(log_level="INFO")
+        assert (
+            "LOGLEVEL: is not a variable agentifui-config reads - did you mean LOG_LEVEL? (warning)"
+            in _warnings_logged(caplog)
+        )
+
     def test_suggestions_join_the_other_findings(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A typo is reported in the same error as field and policy problems."""
         _setenv(monkeypatch, {**_PRODUCTION, "DB_HOST": None, "DB_HSOT": "db", "DB_PORT": "x"})
@@ -888,6 +993,16 @@ def _outcome_texts(**overrides: Any) -> list[str]:
         except ConfigurationError as exc:
             texts = _error_texts(exc)
     return [*texts, *logged, *(str(w.message) for w in warned)]
+
+
+def _chained(error: BaseException) -> list[BaseException]:
+    """Every exception chained to *error*, as __cause__ or __context__, however deep."""
+    found: list[BaseException] = []
+    link = error.__cause__ or error.__context__
+    while link is not None and link not in found:
+        found.append(link)
+        link = link.__cause__ or link.__context__
+    return found
 
 
 _SECRET_EXAMPLES: Final = hypothesis.settings(
@@ -975,6 +1090,15 @@ class TestSecretsNeverShown:
         variable = "SECRET_KEY" if field == "secret_key" else "DB_PASSWORD"
         assert f"{variable}: expected text" in texts[0]
         assert [text for text in texts if str(number) in text or repr(number) in text] == []
+
+    @pytest.mark.parametrize("shape", ["port-text", "host", "sslmode"])
+    def test_chained_exceptions_hold_no_secret(
+        self, monkeypatch: pytest.MonkeyPatch, shape: str
+    ) -> None:
+        """Nothing is chained to the error (__context__ too: error trackers may walk it)."""
+        url = _URL_SHAPES[shape].format(pw="Hunter2-pw")
+        _setenv(monkeypatch, {**_PRODUCTION, "DATABASE_URL": url, "DB_PORT": "abc"})
+        assert _chained(_error()) == []
 
     @_SECRET_EXAMPLES
     @given(secret=_SECRETS, other=_SECRETS)

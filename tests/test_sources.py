@@ -92,6 +92,27 @@ class TestDotEnvFile:
         """A .env path that does not exist is the same as none."""
         assert load_settings(env_file=tmp_path / "absent.env").log_level == "INFO"
 
+    @pytest.mark.parametrize(
+        ("content", "reason"),
+        [(None, "Is a directory"), ("DB_PASSWORD=p\xe4sswort\n".encode("latin-1"), "not UTF-8")],
+    )
+    def test_unreadable_file_is_refused(
+        self, tmp_path: Path, content: bytes | None, reason: str
+    ) -> None:
+        """A .env file that is not UTF-8 text is a ConfigurationError naming it, not a crash."""
+        path = tmp_path / ".env"
+        if content is None:
+            path.mkdir()
+            assert load_settings(env_file=path).log_level == "INFO"  # not a file: as if absent
+            return
+        path.write_bytes(content)
+        with pytest.raises(ConfigurationError) as info:
+            load_settings(env_file=path)
+        assert info.value.variables == ("env_file",)
+        assert str(path) in str(info.value)
+        assert reason in str(info.value)
+        assert info.value.__context__ is None
+
     def test_typo_in_the_file_is_suggested(self, tmp_path: Path) -> None:
         """A near-miss name in the .env file gets a did-you-mean like one in the environment."""
         path = _env_file(tmp_path, {"DB_HSOT": "db.internal"})
@@ -152,6 +173,38 @@ class TestSecretFiles:
         """An empty <VAR>_FILE is the same as none."""
         monkeypatch.setenv("DB_PASSWORD_FILE", "")
         assert load_settings().database.password.get_secret_value() == ""
+
+    @pytest.mark.parametrize(
+        ("variable", "read"),
+        [
+            ("SECRET_KEY", _given_secret_key),
+            ("DB_PASSWORD", lambda s: s.database.password.get_secret_value()),
+        ],
+    )
+    def test_empty_variable_does_not_hide_its_file(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        variable: str,
+        read: Callable[[EnvironmentSettings], str | None],
+    ) -> None:
+        """An empty <VAR> (a compose file's ${VAR} left unset) counts as unset: <VAR>_FILE wins."""
+        path = _secret_file(tmp_path, "secret", "from-the-file-0123456789abcdef-0123")
+        monkeypatch.setenv(variable, "")
+        monkeypatch.setenv(variable + FILE_SUFFIX, str(path))
+        assert read(load_settings()) == "from-the-file-0123456789abcdef-0123"
+
+    def test_undecodable_file_is_not_chained(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The UnicodeDecodeError, whose repr holds the file's bytes, is not chained."""
+        path = tmp_path / "secret"
+        path.write_bytes("Hunter2-p\xe4ssw\xf6rd".encode("latin-1"))
+        monkeypatch.setenv("DB_PASSWORD_FILE", str(path))
+        with pytest.raises(ConfigurationError) as info:
+            load_settings()
+        assert info.value.__context__ is None
+        assert info.value.__cause__ is None
 
     @pytest.mark.parametrize("variable", SECRET_FILE_VARIABLES)
     def test_missing_file_is_refused(
