@@ -89,7 +89,7 @@ class DatabaseConfig(BaseModel):
     driver: str = Field(
         DEFAULT_DRIVER, description="SQLAlchemy dialect+driver; must be async-capable."
     )
-    pool_size: int = Field(5, ge=0, description="Connections kept open in the pool.")
+    pool_size: int = Field(5, ge=1, description="Connections kept open in the pool.")
     max_overflow: int = Field(10, ge=0, description="Extra connections allowed beyond pool_size.")
     pool_timeout: float = Field(
         30.0, gt=0, description="Seconds to wait for a free pooled connection."

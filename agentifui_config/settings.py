@@ -10,14 +10,12 @@ never shows a secret.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import secrets
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -32,8 +30,8 @@ from agentifui_config.errors import (
     Finding,
     Severity,
     findings_from_errors,
-    typo_findings,
 )
+from agentifui_config.misnames import misnamed_variables
 from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
 from agentifui_config.policies import evaluate
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources_for
@@ -55,22 +53,6 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Variables whose value an error never shows. DB_OPTIONS may hold sslpassword.
 _SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL", "DB_OPTIONS"})
-
-# Names people often use for our variables, which a similarity score would miss.
-_COMMON_MISNAMES: Final[Mapping[str, str]] = {
-    "DB_USER": "DB_USERNAME",
-    "DB_PASS": "DB_PASSWORD",
-    "DB_NAME": "DB_DATABASE",
-}
-
-# Names too generic to be taken for a typo of ours (other tools set them): a hint, never an error.
-_GENERIC_NAMES: Final = frozenset({"DB", "DATABASE"})
-
-# Optional stand-ins for other variables: unset as a rule, so a near miss of one (a CI's
-# TEST_DATABASE_URL, Rails' SECRET_KEY_BASE) is only a hint; the rules catch a lost value.
-_ALTERNATIVES: Final = frozenset(
-    {"DATABASE_URL", *(name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES)}
-)
 
 
 class EnvironmentSettings(BaseSettings):
@@ -124,6 +106,10 @@ class EnvironmentSettings(BaseSettings):
     debug: bool = Field(False, description="Debug mode; never in production.")
 
     def __init__(self, **values: Any) -> None:
+        if isinstance(values.get("database"), DatabaseConfig):
+            # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
+            # environment may fill the parts it leaves at their defaults.
+            values.setdefault("database_url", None)
         try:
             super().__init__(**values)
         except (ValidationError, SettingsError, ConfigurationError) as exc:
@@ -338,49 +324,8 @@ def configuration_warnings(
     return [f for f in findings if f.severity is Severity.WARNING]
 
 
-def _present_variables(values: Mapping[str, Any]) -> set[str]:
-    """Names of the variables set in the environment and the ``.env`` file, upper-cased."""
-    names = {name.upper() for name in os.environ}
-    env_file = values.get("_env_file")
-    if isinstance(env_file, str | os.PathLike) and Path(env_file).is_file():
-        from dotenv import dotenv_values  # noqa: PLC0415 - only when a .env file is given
-
-        with contextlib.suppress(OSError, UnicodeDecodeError):  # loading reports the file
-            names.update(name.upper() for name in dotenv_values(env_file, encoding="utf-8"))
-    return names
-
-
-def _given_variables(values: Mapping[str, Any], present: set[str]) -> set[str]:
-    """The variables whose value is given: set, set through ``<VAR>_FILE``, or an argument."""
-    given = present | {name.removesuffix(FILE_SUFFIX) for name in present}
-    given.update(name.upper() for name in values if name in EnvironmentSettings.model_fields)
-    database = values.get("database")
-    if isinstance(database, DatabaseConfig):
-        database = database.model_fields_set
-    if isinstance(database, Mapping | set):
-        given.update(DB_PREFIX + str(name).upper() for name in database)
-    return given
-
-
 def _typos(values: Mapping[str, Any]) -> list[Finding]:
-    present = _present_variables(values)
-    given = _given_variables(values, present)
-    known = variable_names()
-    missing = {name: name not in given and name not in _ALTERNATIVES for name in known}
-    findings = typo_findings(present - set(_COMMON_MISNAMES) - _GENERIC_NAMES, known, missing)
-    findings += typo_findings(present & _GENERIC_NAMES, known, {})
-    findings += [
-        Finding(
-            name,
-            "is not a variable agentifui-config reads",
-            f"did you mean {meant}?",
-            Severity.ERROR if missing[meant] else Severity.WARNING,
-            rule="unknown-variable",
-        )
-        for name, meant in _COMMON_MISNAMES.items()
-        if name in present
-    ]
-    return findings
+    return misnamed_variables(values, variable_names(), EnvironmentSettings.model_fields)
 
 
 def _report(findings: list[Finding], values: Mapping[str, Any]) -> ConfigurationError:

@@ -234,7 +234,7 @@ class TestDatabaseConfigValidation:
             ({"username": ""}, "DB_USERNAME: must not be empty, got ''"),
             ({"username": "  "}, "DB_USERNAME: must not be blank"),
             ({"database": "\t"}, "DB_DATABASE: must not be blank"),
-            ({"pool_size": -1}, "DB_POOL_SIZE: must be at least 0, got -1"),
+            ({"pool_size": 0}, "DB_POOL_SIZE: must be at least 1, got 0"),
             ({"max_overflow": -5}, "DB_MAX_OVERFLOW: must be at least 0, got -5"),
             ({"pool_timeout": 0}, "DB_POOL_TIMEOUT: must be greater than 0.0, got 0"),
             ({"pool_recycle": -1}, "DB_POOL_RECYCLE: must be greater than 0, got -1"),
@@ -254,10 +254,10 @@ class TestDatabaseConfigValidation:
         """A bad value is refused with the DB_ variable, what was expected and what was given."""
         assert str(_config_error(**overrides)).startswith(report)
 
-    def test_zero_pool_numbers_are_allowed(self) -> None:
-        """A pool of zero kept connections and no overflow is valid (a NullPool-like set-up)."""
-        cfg = DatabaseConfig(pool_size=0, max_overflow=0)
-        assert (cfg.pool_size, cfg.max_overflow) == (0, 0)
+    def test_smallest_pool_is_one_connection_without_overflow(self) -> None:
+        """One kept connection and no overflow is the smallest pool (0 would mean no limit)."""
+        cfg = DatabaseConfig(pool_size=1, max_overflow=0)
+        assert (cfg.pool_size, cfg.max_overflow) == (1, 0)
 
     def test_names_are_stripped(self) -> None:
         """Spaces around a user or database name (a quoting accident) are dropped."""

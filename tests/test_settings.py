@@ -203,7 +203,7 @@ class TestDatabase:
         [
             ("DB_PORT", "abc", "DB_PORT: expected a whole number, got 'abc'"),
             ("DB_PORT", "70000", "DB_PORT: must be at most 65535"),
-            ("DB_POOL_SIZE", "-1", "DB_POOL_SIZE: must be at least 0"),
+            ("DB_POOL_SIZE", "-1", "DB_POOL_SIZE: must be at least 1"),
             ("DB_ECHO_SQL", "maybe", "DB_ECHO_SQL: expected a boolean"),
         ],
     )
@@ -1155,3 +1155,18 @@ class TestKubernetesServiceLink:
         (finding,) = [f for f in refused.value.findings if f.variable == "DB_PORT"]
         assert "Kubernetes service link" in finding.message
         assert "enableServiceLinks: false" in finding.remedy
+
+
+class TestDatabaseArgument:
+    def test_database_config_argument_is_used_whole(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A DatabaseConfig argument is not filled in by a DATABASE_URL in the environment."""
+        monkeypatch.setenv("DATABASE_URL", "postgresql://ci:ci-password@ci-db:6543/ci")
+        settings = load_settings(database=DatabaseConfig(host="db.internal"))
+        assert settings.database == DatabaseConfig(host="db.internal")
+        assert settings.database_url is None
+
+    def test_pool_size_zero_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """DB_POOL_SIZE=0 would mean no limit to SQLAlchemy; it is refused."""
+        monkeypatch.setenv("DB_POOL_SIZE", "0")
+        with pytest.raises(ConfigurationError, match="DB_POOL_SIZE: must be at least 1"):
+            load_settings()
