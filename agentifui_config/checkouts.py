@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event
@@ -38,6 +39,10 @@ class CheckoutTracker:
         self.suspected_leaks = 0
         self._longest = 0.0
         self._open: dict[int, tuple[float, str, ConnectionPoolEntry]] = {}
+        # Weak: a record the pool discards (overflow, dispose) must not live on here.
+        self._idle: weakref.WeakValueDictionary[int, ConnectionPoolEntry] = (
+            weakref.WeakValueDictionary()
+        )
         self._reported: set[int] = set()
         self._pool: Pool | None = None
 
@@ -56,6 +61,7 @@ class CheckoutTracker:
             event.remove(pool, "checkin", self._on_checkin)
             event.remove(pool, "invalidate", self._on_invalidate)
         self._open.clear()
+        self._idle.clear()
         # Record ids are memory addresses: a later pool's record may reuse one.
         self._reported.clear()
 
@@ -71,6 +77,20 @@ class CheckoutTracker:
         for entry in entries:
             # Outside a greenlet this terminates the driver connection synchronously.
             entry.invalidate()
+        return len(entries)
+
+    def close_idle(self) -> int:
+        """Close, without waiting on the server, every connection resting in the pool.
+
+        For a pool whose graceful close hangs: a server that stopped answering
+        never acknowledges it.
+
+        Returns:
+            How many connections were closed.
+        """
+        entries = [entry for entry in self._idle.values() if entry.dbapi_connection is not None]
+        for entry in entries:
+            entry.invalidate()  # outside a greenlet: terminated synchronously, as above
         return len(entries)
 
     def longest_held(self) -> float:
@@ -98,10 +118,12 @@ class CheckoutTracker:
         )
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self._idle.pop(id(record), None)
         self._open[id(record)] = (time.monotonic(), _where(), record)
 
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         key = id(record)
+        self._idle[key] = record
         opened = self._open.pop(key, None)
         if opened is None:
             return

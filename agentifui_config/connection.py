@@ -45,6 +45,9 @@ __all__ = ["ConnectionManager", "DatabaseUnavailableError", "ManagerStateError"]
 _LOG = logging.getLogger("agentifui_config.connection")
 
 
+# Seconds dispose() lets the server see idle connections off before cutting them.
+_CLOSE_WAIT: Final = 2.0
+
 # What get_metrics() reports for the pool before initialize and after dispose.
 _NO_POOL: Final = ConnectionPoolInfo(
     pool_size=0,
@@ -141,12 +144,14 @@ class ConnectionManager:
                     remedy="await dispose() before initializing it with another configuration",
                 )
             engine = create_engine_for(config)
+            # Attached first, so the probe's connection is known to rest in the pool.
+            self._tracker.attach(engine.sync_engine.pool)
             try:
                 await wait_until_ready(engine, config, retry_for, self._count_attempt)
             except BaseException:
+                self._tracker.detach()
                 await engine.dispose()
                 raise
-            self._tracker.attach(engine.sync_engine.pool)
             self._config, self._engine, self._disposed = config, engine, False
             self._factory = async_sessionmaker(engine, **self._session_options)
 
@@ -369,7 +374,9 @@ class ConnectionManager:
         """Wait up to *grace* seconds for checked-out connections, then close everything.
 
         A connection still checked out after *grace* is closed under its holder,
-        whose next use of it fails. Calling it again, or before initialize, does nothing.
+        whose next use of it fails. Idle connections are closed gracefully; when
+        the server has not seen them off within 2 s (it hangs, or the network
+        went away), they are cut. Calling it again, or before initialize, does nothing.
         """
         async with self._lock:
             engine, side = self._engine, self._side_engine
@@ -390,10 +397,27 @@ class ConnectionManager:
                     grace,
                     extra={"event_name": "connections_closed_at_dispose"},
                 )
-            self._tracker.detach()
-            await engine.dispose()
-            if side is not None:
-                await side.dispose()
+            try:
+                await self._close_idle(engine)
+            finally:
+                self._tracker.detach()
+                if side is not None:
+                    await side.dispose()
+
+    async def _close_idle(self, engine: AsyncEngine) -> None:
+        """Close the pool's idle connections, cutting them if the server does not answer."""
+        # A graceful close waits for the server to hang up: forever, from a silent one.
+        closing = asyncio.ensure_future(engine.dispose())
+        done, _ = await asyncio.wait({closing}, timeout=_CLOSE_WAIT)
+        if not done:
+            cut = self._tracker.close_idle()
+            _LOG.warning(
+                "the server did not see %d idle connection(s) off within %g s; cut",
+                cut,
+                _CLOSE_WAIT,
+                extra={"event_name": "idle_connections_cut_at_dispose"},
+            )
+        await closing
 
 
 async def _release(session: AsyncSession, *, rollback: bool) -> None:

@@ -36,16 +36,25 @@ async def within(timeout: float, work: Awaitable[_T]) -> _T | BaseException:  # 
     """Run *work* for at most *timeout* seconds; return its result or the exception.
 
     A timed-out task is cancelled but not awaited, so a connection that hangs
-    while being torn down cannot stretch the caller's budget.
+    while being torn down cannot stretch the caller's budget. So is the task of
+    a caller that is cancelled itself: nobody is left to wait for it.
     """
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=timeout)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        _abandon(task)
+        raise
     if not done:
-        task.cancel()
-        task.add_done_callback(_consume)
+        _abandon(task)
         return TimeoutError()
     exception = task.exception()
     return exception if exception is not None else task.result()
+
+
+def _abandon(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    task.add_done_callback(_consume)
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

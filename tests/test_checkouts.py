@@ -167,6 +167,20 @@ class TestCounters:
             async with engine.connect() as connection:
                 assert (await connection.execute(_SELECT_ONE)).scalar_one() == 1
 
+    async def test_close_idle_cuts_what_rests_in_the_pool(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """close_idle() closes the pooled idle connections only; the pool opens new ones."""
+        async with _tracked(database_config) as (engine, tracker):
+            async with engine.connect() as connection:
+                await connection.execute(_SELECT_ONE)
+                assert tracker.close_idle() == 0  # lent out, not idle
+            assert tracker.close_idle() == 1
+            assert tracker.close_idle() == 0  # already closed
+            assert tracker.invalidated == 1
+            async with engine.connect() as connection:
+                assert (await connection.execute(_SELECT_ONE)).scalar_one() == 1
+
 
 class TestWhere:
     def test_outside_a_task(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from datetime import UTC
@@ -50,6 +51,10 @@ def _through(proxy_port: int, database_config: DatabaseConfig, **update: Any) ->
             **update,
         }
     )
+
+
+def _event(record: logging.LogRecord) -> object:
+    return getattr(record, "event_name", None)
 
 
 async def _timed_health(
@@ -311,6 +316,44 @@ class TestOutages:
             assert isinstance(after, int)
             assert after > before
             assert (await manager.health_check()).status is HealthStatus.HEALTHY
+
+    async def test_abandoned_health_check_gives_its_connection_back(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A caller that gives up on health_check() takes the probe and its connection down too."""
+        async with (
+            proxy_to(database_config) as proxy,
+            managed(_through(proxy.port, database_config)) as manager,
+        ):
+            proxy.black_hole()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(manager.health_check(timeout=30), 0.3)
+            deadline = time.monotonic() + 5
+            while manager.connection_count and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            assert manager.connection_count == 0
+
+    async def test_dispose_cuts_idle_connections_a_silent_server_keeps(
+        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Dispose ends in bounded time when a silent server never sees idle connections off."""
+        caplog.set_level(logging.WARNING, logger="agentifui_config")
+        async with proxy_to(database_config) as proxy:
+            manager = ConnectionManager()
+            await manager.initialize(_through(proxy.port, database_config))
+            async with contextlib.AsyncExitStack() as held:
+                for _ in range(3):
+                    session = await held.enter_async_context(manager.session())
+                    await session.execute(_SELECT_ONE)
+            assert manager.pool_status.checked_in == 3
+            proxy.black_hole()
+            started = time.monotonic()
+            await asyncio.wait_for(manager.dispose(grace=0), 10)
+            assert time.monotonic() - started < 4
+            assert not manager.is_initialized
+        cut = [r for r in caplog.records if _event(r) == "idle_connections_cut_at_dispose"]
+        assert len(cut) == 1
+        assert "3 idle connection(s)" in cut[0].getMessage()
 
     async def test_retry_for_waits_for_a_late_server(self, database_config: DatabaseConfig) -> None:
         """initialize(retry_for=...) keeps trying until a port that opens late answers."""

@@ -274,6 +274,36 @@ class TestOtherErrors:
             response = await client.get("/upstream")
         assert response.status_code == 418
 
+    @pytest.mark.parametrize("kind", ["async", "sync"])
+    async def test_app_handler_for_a_base_class_still_gets_the_rest(
+        self, database_config: DatabaseConfig, kind: str
+    ) -> None:
+        """The app's handler for SQLAlchemyError answers a unique violation; an outage stays 503."""
+        app = _app(database_config)
+
+        async def conflict(request: Request, exc: Exception) -> Response:
+            return PlainTextResponse(type(exc).__name__, 409)
+
+        def conflict_sync(request: Request, exc: Exception) -> Response:
+            return PlainTextResponse(type(exc).__name__, 409)
+
+        handler = conflict if kind == "async" else conflict_sync
+        app.add_exception_handler(sqlalchemy.exc.SQLAlchemyError, handler)
+
+        @app.get("/duplicate")
+        async def duplicate(session: SessionDep) -> None:
+            await session.execute(text("CREATE TEMPORARY TABLE once (id int PRIMARY KEY)"))
+            await session.execute(text("INSERT INTO once VALUES (1), (1)"))
+
+        @app.get("/pool")
+        async def pool() -> None:
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
+
+        async with _serving(app) as client:
+            response = await client.get("/duplicate")
+            assert (response.status_code, response.text) == (409, "IntegrityError")
+            _assert_problem(await client.get("/pool"), "/pool", "No database connection")
+
     async def test_app_handler_registered_before_is_kept(self) -> None:
         """add_exception_handlers() does not replace a handler the app already has."""
         app = FastAPI()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_type
@@ -119,7 +120,7 @@ class TestUpgrade:
     async def test_runs_inside_a_running_event_loop_on_a_manager(
         self, fresh_database: DatabaseConfig
     ) -> None:
-        """Awaited in a running loop, as a FastAPI lifespan would, it migrates through the pool."""
+        """Awaited in a running loop, as a FastAPI lifespan would, it migrates a manager's."""
         asyncio.get_running_loop()
         manager = ConnectionManager()
         await manager.initialize(fresh_database)
@@ -127,6 +128,41 @@ class TestUpgrade:
             await upgrade(manager, SAMPLE)
             assert (await get_migration_status(manager, SAMPLE)).is_ready
             assert manager.connection_count == 0
+        finally:
+            await manager.dispose()
+
+    async def test_session_settings_of_a_migration_stay_out_of_the_pool(
+        self, fresh_database: DatabaseConfig, tmp_path: Path
+    ) -> None:
+        """A migration's SET for its session never reaches the requests of the manager's pool."""
+        shutil.copy(SAMPLE / "env.py", tmp_path / "env.py")
+        (tmp_path / "versions").mkdir()
+        (tmp_path / "versions" / "s1.py").write_text(
+            "from alembic import op\n\n"
+            "revision = 's1'\ndown_revision = None\n\n\n"
+            "def upgrade() -> None:\n"
+            "    op.execute('SET statement_timeout = 0')  # for a long backfill\n"
+            "    op.execute('SET application_name = migrating')\n\n\n"
+            "def downgrade() -> None:\n    pass\n",
+            encoding="utf-8",
+        )
+        manager = ConnectionManager()
+        await manager.initialize(
+            fresh_database.model_copy(
+                update={"statement_timeout": 5.0, "pool_size": 1, "max_overflow": 0}
+            )
+        )
+        try:
+            await upgrade(manager, tmp_path)
+            assert await current(manager, tmp_path) == ("s1",)
+            async with manager.session() as session:
+                shown = await session.execute(
+                    text(
+                        "SELECT current_setting('statement_timeout'), "
+                        "current_setting('application_name')"
+                    )
+                )
+                assert tuple(shown.one()) == ("5s", fresh_database.application_name or "")
         finally:
             await manager.dispose()
 

@@ -10,12 +10,15 @@ no host, no secret), and operators get the original exception in the log.
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final, cast
 
 from sqlalchemy import exc as sa_exc
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
@@ -123,9 +126,10 @@ def add_exception_handlers(app: FastAPI, *, retry_after: int | None = None) -> N
     (no pooled connection in time); ``TimeoutError`` (``asyncio.TimeoutError``);
     ``DatabaseUnavailableError`` and ``ManagerStateError``; an ``OSError`` (a
     refused or reset connection) raised by SQLAlchemy or the driver. Any other
-    ``DBAPIError`` or ``OSError`` is raised again, to the app's own handlers or a
-    plain 500. A handler the app registered for one of these classes is kept,
-    and one it registers for a subclass takes precedence.
+    ``DBAPIError`` or ``OSError`` goes to the app's own handler for one of its
+    base classes (``SQLAlchemyError``, say), or is raised again, to a plain 500.
+    A handler the app registered for one of these classes is kept, and one it
+    registers for a subclass takes precedence.
 
     Args:
         app: The application.
@@ -134,10 +138,15 @@ def add_exception_handlers(app: FastAPI, *, retry_after: int | None = None) -> N
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
 
     async def handle(connection: Request | WebSocket, exc: Exception) -> Response | None:
-        """Answer *exc* with a 503 if it is a database problem, else raise it on."""
+        """Answer *exc* with a 503 if it is a database problem, else pass it on."""
         problem = _classify(exc)
         if problem is None:
-            raise exc
+            # Starlette calls only the most specific handler: the app's own for a base
+            # class (SQLAlchemyError, say) would never see what is passed on here.
+            fallback = _next_handler(app, exc, handle)
+            if fallback is None:
+                raise exc
+            return await _call(fallback, connection, exc)
         _log(connection, exc, problem)
         if isinstance(connection, WebSocket):
             await connection.close(code=_WS_TRY_AGAIN, reason="database unavailable")
@@ -156,6 +165,37 @@ def add_exception_handlers(app: FastAPI, *, retry_after: int | None = None) -> N
             continue  # the app's own handler, registered before, stays
         # Starlette calls one handler for HTTP and WebSocket connections; its type splits them.
         app.add_exception_handler(exc_class, cast("ExceptionHandler", handle))
+
+
+def _next_handler(
+    app: FastAPI, exc: Exception, ours: Callable[..., object]
+) -> Callable[..., object] | None:
+    """The app's handler Starlette would have chosen for *exc* without ours, if any.
+
+    ``Exception`` is left out: Starlette's outermost middleware calls that one
+    for whatever is raised on.
+    """
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        handler = app.exception_handlers.get(cls)
+        if handler is not None and handler is not ours:
+            return handler
+    return None  # pragma: no cover - every exception's MRO holds Exception
+
+
+async def _call(
+    handler: Callable[..., object], connection: Request | WebSocket, exc: Exception
+) -> Response | None:
+    """Call an exception handler as Starlette does: a synchronous one in the thread pool."""
+    target = handler.func if isinstance(handler, functools.partial) else handler
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+        getattr(target, "__call__", None)  # noqa: B004 - an object with an async __call__
+    ):
+        result = await cast("Callable[..., Awaitable[object]]", handler)(connection, exc)
+    else:
+        result = await run_in_threadpool(handler, connection, exc)
+    return cast("Response | None", result)
 
 
 def _unavailable(problem: _Problem, instance: str, headers: Mapping[str, str]) -> JSONResponse:

@@ -86,7 +86,9 @@ async def upgrade(
     committed first.
 
     Args:
-        target: A manager, a configuration, or a connection from ``engine.connect()``.
+        target: A manager (whose configuration opens a connection of the
+            upgrade's own, so nothing a migration sets reaches the pool), a
+            configuration, or a connection from ``engine.connect()``.
         alembic_config: An ``alembic.ini`` path, a migration directory or a ``Config``.
         revision: The target revision; with *sql*, a ``from:to`` range unless
             the database is empty.
@@ -232,7 +234,7 @@ async def current(target: MigrationTarget, alembic_config: AlembicConfigSource) 
         MigrationError: Alembic refused, or ``env.py`` ignored the connection.
     """
     config = load_alembic_config(alembic_config)
-    async with open_connection(target) as connection:
+    async with open_connection(target, own=True) as connection:
         return await connection.run_sync(_current, config)
 
 
@@ -266,7 +268,7 @@ async def _run(
         return _offline(run, config, revision, database_url(target), options)
     refuse_pgbouncer(target)
     async with (
-        open_connection(target) as connection,
+        open_connection(target, own=True) as connection,
         migration_lock(connection, timeout=lock_timeout, key=lock_key),
     ):
         await connection.run_sync(_online, run, config, revision, options)

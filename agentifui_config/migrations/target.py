@@ -1,7 +1,8 @@
 """What the migration helpers run against: a manager, a configuration or a connection.
 
 A :class:`~agentifui_config.connection.ConnectionManager` lends a connection
-from its pool; a :class:`~agentifui_config.DatabaseConfig` gets a connection of
+from its pool (or, for the commands, gives its configuration for a connection
+of their own); a :class:`~agentifui_config.DatabaseConfig` gets a connection of
 its own, closed afterwards; an ``AsyncConnection`` is used as it is.
 """
 
@@ -11,12 +12,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TypeAlias
 
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
-from agentifui_config.connect_args import connect_args_for
 from agentifui_config.connection import ConnectionManager
 from agentifui_config.database import DatabaseConfig
+from agentifui_config.engine import create_engine_for
 from agentifui_config.errors import scrub
 from agentifui_config.migrations.scripts import MigrationError
 
@@ -36,26 +37,38 @@ def _config_of(target: MigrationTarget) -> DatabaseConfig | None:
 
 
 @contextlib.asynccontextmanager
-async def open_connection(target: MigrationTarget) -> AsyncIterator[AsyncConnection]:
+async def open_connection(
+    target: MigrationTarget, *, own: bool = False
+) -> AsyncIterator[AsyncConnection]:
     """Yield a connection to *target*'s database; one opened here is closed on exit.
+
+    Args:
+        target: The database.
+        own: For a manager, open a connection of its own rather than borrow
+            one from its pool: ``env.py`` and migrations may change their
+            session (``SET statement_timeout = 0``, ``SET ROLE``), which must
+            not reach the requests the pool serves next.
 
     Raises:
         ManagerStateError: *target* is a manager that is not initialized.
     """
     if isinstance(target, AsyncConnection):
         yield target
-    elif isinstance(target, ConnectionManager):
-        async with target.engine.connect() as connection:
-            yield connection
-    else:
-        engine = create_async_engine(
-            target.sqlalchemy_url, poolclass=NullPool, connect_args=connect_args_for(target)
-        )
-        try:
+        return
+    if isinstance(target, ConnectionManager):
+        engine = target.engine  # raises before initialize
+        config = target.config
+        if not own or config is None:
             async with engine.connect() as connection:
                 yield connection
-        finally:
-            await engine.dispose()
+            return
+        target = config
+    engine = create_engine_for(target, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    finally:
+        await engine.dispose()
 
 
 def database_url(target: MigrationTarget) -> URL:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 if TYPE_CHECKING:
     import httpx
@@ -53,6 +53,38 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
 
 
 @contextlib.asynccontextmanager
+async def _request_on(session: AsyncSession) -> AsyncIterator[None]:
+    """One request's turn on the shared session, ended as closing its own session would end it.
+
+    A savepoint marks where the request began: what the request did not commit
+    is rolled back to it, whether the handler raised or forgot to commit, and
+    what the test wrote before the request stays.
+    """
+    savepoint = await session.begin_nested()
+    try:
+        yield
+    finally:
+        if _still_open(session, savepoint):
+            await savepoint.rollback()
+        elif session.in_transaction():
+            await session.rollback()  # work begun after the handler's own commit
+
+
+def _still_open(session: AsyncSession, savepoint: AsyncSessionTransaction) -> bool:
+    """Whether *savepoint* is still part of *session*'s transaction, if only to be rolled back.
+
+    Its ``is_active`` is not enough: a failed flush deactivates it, and then it
+    must be rolled back, or the session's next rollback takes the test's work too.
+    """
+    current = session.sync_session.get_nested_transaction()
+    while current is not None:
+        if current is savepoint.sync_transaction:
+            return True
+        current = current.parent
+    return False
+
+
+@contextlib.asynccontextmanager
 async def client_for(
     app: FastAPI,
     session: AsyncSession,
@@ -63,9 +95,10 @@ async def client_for(
     """Yield an ``httpx.AsyncClient`` that calls *app* with its sessions replaced by *session*.
 
     ``get_session`` and ``get_transactional_session`` (so ``SessionDep`` and
-    ``TransactionDep``) yield *session*, so the test sees what a request wrote
-    and the request sees what the test wrote; a handler that raises has the
-    session rolled back to before the request, as the real dependencies do.
+    ``TransactionDep``) yield *session*, so the test sees what a request
+    committed and the request sees what the test wrote. What a request leaves
+    uncommitted, because its handler raised or did not commit, is rolled back
+    to where the request began, as closing the real dependencies' session does.
     With *manager*, ``get_connection_manager`` returns it and the health
     endpoints find it on ``app.state``. The app's lifespan does not run; the
     overrides and the state are restored on exit. Requests share one session:
@@ -90,25 +123,14 @@ async def client_for(
     )
 
     async def shared() -> AsyncIterator[AsyncSession]:
-        """Stand in for ``get_session``: the shared session, rolled back to a savepoint on error."""
-        try:
+        """Stand in for ``get_session``: the shared session, its uncommitted work undone."""
+        async with _request_on(session):
             yield session
-        except GeneratorExit:
-            raise  # closed by FastAPI: nothing failed
-        except BaseException:
-            await session.rollback()  # back to before the request, as get_session does
-            raise
 
     async def transactional() -> AsyncIterator[AsyncSession]:
         """Stand in for ``get_transactional_session``: the shared session, committed on success."""
-        try:
+        async with _request_on(session):
             yield session
-        except GeneratorExit:
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        if session.in_transaction():
             await session.commit()
 
     overrides: dict[Any, Any] = {get_session: shared, get_transactional_session: transactional}

@@ -96,6 +96,18 @@ async def create_and_commit(note: NoteIn, session: SessionDep) -> dict[str, obje
     return {"id": row.id}
 
 
+@app.post("/notes/uncommitted", status_code=202)
+async def create_without_commit(note: NoteIn, session: SessionDep) -> None:
+    session.add(Note(text=note.text))
+    await session.flush()
+
+
+@app.post("/notes/by-id/{note_id}", status_code=201)
+async def create_with_id(note_id: int, note: NoteIn, session: TransactionDep) -> None:
+    session.add(Note(id=note_id, text=note.text))
+    await session.flush()
+
+
 @app.post("/notes/refused")
 async def create_then_fail(note: NoteIn, session: SessionDep) -> None:
     session.add(Note(text=note.text))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi import FastAPI
 from plugin_support import NOTES_APP, NOTES_MODELS, InnerSuite
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentifui_config import ConnectionManager
@@ -17,7 +18,7 @@ from agentifui_config.fastapi import (
     get_session,
     get_transactional_session,
 )
-from agentifui_config.testing.sessions import client_for
+from agentifui_config.testing.sessions import client_for, rolled_back_session
 
 if TYPE_CHECKING:
     from agentifui_config.testing.postgres import PostgresServer
@@ -44,6 +45,7 @@ def inner(
 _CLIENT = """
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from agentifui_config.fastapi import DATABASE_STATE, get_session
 from notes_app import app
@@ -83,6 +85,29 @@ async def test_failed_request_is_rolled_back(app_client):
 
 
 @pytest.mark.asyncio
+async def test_failed_request_keeps_what_the_test_wrote(app_client, db_session):
+    db_session.add(Note(text="seeded"))
+    await db_session.flush()
+    assert (await app_client.post("/notes/refused", json={"text": "lost"})).status_code == 409
+    assert (await db_session.scalars(select(Note.text))).all() == ["seeded"]
+
+
+@pytest.mark.asyncio
+async def test_failed_flush_keeps_what_the_test_wrote(app_client, db_session):
+    db_session.add(Note(id=1, text="seeded"))
+    await db_session.flush()
+    with pytest.raises(IntegrityError):
+        await app_client.post("/notes/by-id/1", json={"text": "duplicate"})
+    assert (await db_session.scalars(select(Note.text))).all() == ["seeded"]
+
+
+@pytest.mark.asyncio
+async def test_uncommitted_request_work_is_discarded(app_client, db_session):
+    assert (await app_client.post("/notes/uncommitted", json={"text": "u"})).status_code == 202
+    assert (await db_session.scalars(select(Note.text))).all() == []
+
+
+@pytest.mark.asyncio
 async def test_health_sees_the_manager(app_client, connection_manager):
     response = await app_client.get("/health/ready")
     assert response.status_code == 200, response.text
@@ -99,7 +124,7 @@ class TestAppClient:
     def test_requests_share_the_rolled_back_session(self, inner: InnerSuite) -> None:
         """Requests and test share one session; commits and failures behave; nothing survives."""
         inner.files(test_client=_CLIENT)
-        inner.run().assert_outcomes(passed=7)
+        inner.run().assert_outcomes(passed=10)
 
     def test_app_must_be_given(self, inner: InnerSuite) -> None:
         """Without an agentifui_app fixture, app_client fails saying how to give the app."""
@@ -153,26 +178,38 @@ class TestClientFor:
             assert not hasattr(app.state, DATABASE_STATE)
 
     @pytest.mark.asyncio
-    async def test_overrides_yield_the_session_and_roll_back_on_error(self) -> None:
-        """Both stand-ins yield the one session; an error rolls it back, a close does not."""
-        app, session = _app(), AsyncSession()
-        rollbacks = []
-
-        async def rollback() -> None:
-            rollbacks.append(1)
-
-        session.rollback = rollback  # type: ignore[method-assign]
-        async with client_for(app, session):
-            for dependency in (get_session, get_transactional_session):
-                closed = app.dependency_overrides[dependency]()
-                assert await closed.__anext__() is session
-                await closed.aclose()
-                failed = app.dependency_overrides[dependency]()
-                await failed.__anext__()
-                with pytest.raises(RuntimeError, match="handler"):
-                    await failed.athrow(RuntimeError("handler"))
-            finished = app.dependency_overrides[get_transactional_session]()
-            await finished.__anext__()
-            with pytest.raises(StopAsyncIteration):
-                await finished.__anext__()  # nothing begun: nothing to commit
-        assert rollbacks == [1, 1]
+    async def test_overrides_undo_what_a_request_does_not_commit(
+        self, connection_manager: ConnectionManager
+    ) -> None:
+        """Both stand-ins yield the one session; only what a request commits outlives it."""
+        app = _app()
+        count = text("SELECT count(*) FROM seen")
+        async with rolled_back_session(connection_manager.engine) as session:
+            await session.execute(text("CREATE TABLE seen (n int)"))
+            await session.execute(text("INSERT INTO seen VALUES (0)"))  # the test's own row
+            async with client_for(app, session):
+                for dependency in (get_session, get_transactional_session):
+                    for end in ("aclose", "athrow"):
+                        request = app.dependency_overrides[dependency]()
+                        assert await request.__anext__() is session
+                        await session.execute(text("INSERT INTO seen VALUES (1)"))
+                        if end == "aclose":
+                            await request.aclose()
+                        else:
+                            with pytest.raises(RuntimeError, match="handler"):
+                                await request.athrow(RuntimeError("handler"))
+                        assert await session.scalar(count) == 1, (dependency, end)
+                committed = app.dependency_overrides[get_transactional_session]()
+                await committed.__anext__()
+                await session.execute(text("INSERT INTO seen VALUES (2)"))
+                with pytest.raises(StopAsyncIteration):
+                    await committed.__anext__()
+                assert await session.scalar(count) == 2
+                handled = app.dependency_overrides[get_session]()
+                await handled.__anext__()
+                await session.execute(text("INSERT INTO seen VALUES (3)"))
+                await session.commit()  # the handler's own commit
+                await session.execute(text("INSERT INTO seen VALUES (4)"))
+                with pytest.raises(StopAsyncIteration):
+                    await handled.__anext__()
+                assert await session.scalar(count) == 3
