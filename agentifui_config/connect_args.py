@@ -30,7 +30,10 @@ def _unique_statement_name() -> str:
 
 
 def _asyncpg(config: DatabaseConfig) -> dict[str, Any]:
-    args: dict[str, Any] = {"timeout": config.connect_timeout}
+    args: dict[str, Any] = {
+        "timeout": config.connect_timeout,
+        "command_timeout": config.command_timeout,
+    }
     if config.ssl_mode is not None:
         args["ssl"] = config.ssl_mode.value
     server_settings = {

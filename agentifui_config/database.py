@@ -103,6 +103,12 @@ class DatabaseConfig(BaseModel):
     statement_timeout: float | None = Field(
         None, gt=0, description="Seconds after which the server cancels a statement."
     )
+    command_timeout: float | None = Field(
+        60.0,
+        gt=0,
+        description="Seconds to wait for the answer to any one command before giving up; "
+        "'none' for no bound.",
+    )
     ssl_mode: SSLMode | None = Field(
         None, description="TLS mode: disable, allow, prefer, require, verify-ca, verify-full."
     )
@@ -115,6 +121,13 @@ class DatabaseConfig(BaseModel):
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
+
+    @field_validator("command_timeout", mode="before")
+    @classmethod
+    def _unbounded_command_timeout(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+        return value
 
     @field_validator("port", mode="before")
     @classmethod

@@ -53,6 +53,7 @@ URL_QUERY_FIELDS: Final[Mapping[str, str]] = {
     "application_name": "application_name",
     "connect_timeout": "connect_timeout",
     "statement_timeout": "statement_timeout",
+    "command_timeout": "command_timeout",
 }
 """The URL query options that set a :class:`DatabaseConfig` field, and the field each sets.
 
@@ -61,7 +62,7 @@ the parts before the path; a password given that way is still a password, never
 an option shown in a masked URL.
 """
 
-_NUMERIC_FIELDS: Final = frozenset({"connect_timeout", "statement_timeout"})
+_NUMERIC_FIELDS: Final = frozenset({"connect_timeout", "statement_timeout", "command_timeout"})
 
 
 class DatabaseURLParts(TypedDict, total=False):
@@ -81,6 +82,7 @@ class DatabaseURLParts(TypedDict, total=False):
     application_name: str
     connect_timeout: float
     statement_timeout: float
+    command_timeout: float
     options: dict[str, str]
 
 

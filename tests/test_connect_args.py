@@ -27,15 +27,20 @@ def _config(driver: str = "postgresql+asyncpg", **fields: Any) -> DatabaseConfig
 
 
 class TestAsyncpg:
-    def test_defaults_carry_only_the_connect_timeout(self) -> None:
-        """Without TLS, names or timeouts set, asyncpg gets the connect timeout alone."""
-        assert connect_args_for(DatabaseConfig()) == {"timeout": 10.0}
+    def test_defaults_carry_only_the_timeouts(self) -> None:
+        """Without TLS, names or statement timeout set, asyncpg gets the two client timeouts."""
+        assert connect_args_for(DatabaseConfig()) == {"timeout": 10.0, "command_timeout": 60.0}
+
+    def test_command_timeout_can_be_unbounded(self) -> None:
+        """DB_COMMAND_TIMEOUT=none reaches asyncpg as no bound at all."""
+        config = DatabaseConfig.model_validate({"command_timeout": "none"})
+        assert connect_args_for(config)["command_timeout"] is None
 
     @pytest.mark.parametrize("mode", list(SSLMode))
     def test_ssl_mode_travels_as_ssl(self, mode: SSLMode) -> None:
         """Each TLS mode reaches asyncpg as its libpq name in ``ssl``."""
         args = connect_args_for(DatabaseConfig(ssl_mode=mode, connect_timeout=2.5))
-        assert args == {"timeout": 2.5, "ssl": mode.value}
+        assert args == {"timeout": 2.5, "command_timeout": 60.0, "ssl": mode.value}
 
     @pytest.mark.parametrize(
         ("seconds", "milliseconds"),

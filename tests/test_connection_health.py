@@ -381,3 +381,22 @@ class TestOutages:
         finally:
             await manager.dispose(grace=0)
             await (await opening).stop()
+
+
+class TestCommandTimeout:
+    async def test_a_silent_server_cannot_hold_a_query_forever(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A query on a connection whose server went silent fails after DB_COMMAND_TIMEOUT."""
+        async with proxy_to(database_config) as proxy:
+            config = _through(proxy.port, database_config, command_timeout=1, pool_pre_ping=False)
+            async with managed(config) as manager:
+                async with manager.session() as session:
+                    assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+                proxy.black_hole()
+                started = time.monotonic()
+                with pytest.raises(TimeoutError):
+                    async with manager.session() as session:
+                        await session.execute(_SELECT_ONE)
+                assert time.monotonic() - started < 5
+                await proxy.restore()

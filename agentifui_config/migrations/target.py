@@ -63,7 +63,10 @@ async def open_connection(
                 yield connection
             return
         target = config
-    engine = create_engine_for(target, poolclass=NullPool)
+    # A migration may run DDL for longer than any request should wait for an answer.
+    engine = create_engine_for(
+        target.model_copy(update={"command_timeout": None}), poolclass=NullPool
+    )
     try:
         async with engine.connect() as connection:
             yield connection
