@@ -179,6 +179,7 @@ def typo_findings(
     present: Iterable[str],
     known: Iterable[str],
     missing: Mapping[str, bool],
+    aliases: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Findings for variables that look like ours but are not.
 
@@ -190,17 +191,21 @@ def typo_findings(
             otherwise a warning. A name that only shares words with ours
             (``REDIS_PASSWORD``, ``JWT_SECRET_KEY``) is another tool's variable,
             never more than a warning.
+        aliases: Names people use for ours that no similarity score finds
+            (``DB_USER`` for ``DB_USERNAME``), each with the name it stands for.
 
     Returns:
         One finding per near miss, naming the variable that was set.
     """
     known_names = list(known)
     findings = []
+    aliases = aliases or {}
     for name in sorted(set(present)):
-        meant = suggest_variable(name, known_names)
+        alias = aliases.get(name.upper())
+        meant = alias or suggest_variable(name, known_names)
         if meant is None:
             continue
-        lost = missing.get(meant, False) and _is_slip(name.upper(), meant)
+        lost = missing.get(meant, False) and (alias is not None or _is_slip(name.upper(), meant))
         severity = Severity.ERROR if lost else Severity.WARNING
         findings.append(
             Finding(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
-from agentifui_config.errors import Finding, Severity, typo_findings
+from agentifui_config.errors import Finding, typo_findings
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
 
 __all__ = ["misnamed_variables"]
@@ -82,17 +82,6 @@ def misnamed_variables(
     present = _present_variables(values)
     given = _given_variables(values, present, fields)
     missing = {name: name not in given and name not in _ALTERNATIVES for name in known}
-    findings = typo_findings(present - set(_COMMON_MISNAMES) - _GENERIC_NAMES, known, missing)
+    findings = typo_findings(present - _GENERIC_NAMES, known, missing, _COMMON_MISNAMES)
     findings += typo_findings(present & _GENERIC_NAMES, known, {})
-    findings += [
-        Finding(
-            name,
-            "is not a variable agentifui-config reads",
-            f"did you mean {meant}?",
-            Severity.ERROR if missing[meant] else Severity.WARNING,
-            rule="unknown-variable",
-        )
-        for name, meant in _COMMON_MISNAMES.items()
-        if name in present
-    ]
     return findings

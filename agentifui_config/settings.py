@@ -125,7 +125,7 @@ class EnvironmentSettings(BaseSettings):
             return
         # Raised outside the handler so that nothing is chained, not even as __context__:
         # pydantic's error keeps every input (DATABASE_URL, the whole .env) in its details.
-        raise _report(findings, values) from None
+        raise _report(findings, _typos(values)) from None
 
     @classmethod
     def settings_customise_sources(
@@ -211,10 +211,10 @@ class EnvironmentSettings(BaseSettings):
 
     def _judge(self, values: Mapping[str, Any]) -> None:
         """Apply the policies; raise every error at once, log the warnings."""
-        findings = evaluate(self) + _typos(values)
-        errors = [f for f in findings if f.severity is Severity.ERROR]
-        if errors:
-            raise _report(findings, values)
+        typos = _typos(values)
+        findings = evaluate(self) + typos
+        if any(f.severity is Severity.ERROR for f in findings):
+            raise _report(findings, typos)
         for finding in findings:
             _log_finding(finding)
         if self.database_url is not None and self.database_url.get_secret_value():
@@ -249,7 +249,8 @@ def _variable(loc: ErrorLocation) -> str:
     return str(loc[0]).upper()
 
 
-def _remedies() -> dict[str, str]:
+@functools.cache
+def _remedies() -> Mapping[str, str]:
     remedies = {
         DB_PREFIX + name.upper(): field.description or ""
         for name, field in DatabaseConfig.model_fields.items()
@@ -296,6 +297,7 @@ def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) ->
     )
 
 
+@functools.cache
 def variable_names() -> tuple[str, ...]:
     """Every environment variable the settings read, in schema order."""
     top = [name.upper() for name in EnvironmentSettings.model_fields if name != "database"]
@@ -328,10 +330,10 @@ def _typos(values: Mapping[str, Any]) -> list[Finding]:
     return misnamed_variables(values, variable_names(), EnvironmentSettings.model_fields)
 
 
-def _report(findings: list[Finding], values: Mapping[str, Any]) -> ConfigurationError:
+def _report(findings: list[Finding], typos: list[Finding]) -> ConfigurationError:
     """One error for everything found, typo hints included, errors before warnings."""
     known = {f.variable for f in findings}
-    extra = [f for f in _typos(values) if f.variable not in known]
+    extra = [f for f in typos if f.variable not in known]
     ordered = sorted([*findings, *extra], key=lambda f: f.severity is not Severity.ERROR)
     return ConfigurationError(ordered)
 

@@ -202,6 +202,19 @@ class TestSuggestVariable:
 
 
 class TestTypoFindings:
+    def test_alias_names_the_variable_it_stands_for(self) -> None:
+        """An alias no similarity score finds is reported, an error while its variable is unset."""
+        aliases = {"DB_USER": "DB_USERNAME"}
+        assert suggest_variable("DB_USER", KNOWN) is None
+        (lost,) = typo_findings(["db_user"], KNOWN, {"DB_USERNAME": True}, aliases)
+        assert (lost.variable, lost.remedy, lost.severity) == (
+            "DB_USER",
+            "did you mean DB_USERNAME?",
+            Severity.ERROR,
+        )
+        (kept,) = typo_findings(["DB_USER"], KNOWN, {"DB_USERNAME": False}, aliases)
+        assert kept.severity is Severity.WARNING
+
     def test_near_miss_of_a_missing_variable_is_an_error(self) -> None:
         """A typo for a variable left unset is an error: the value the operator meant is lost."""
         findings = typo_findings(["DB_HSOT"], KNOWN, {"DB_HOST": True})
