@@ -103,7 +103,6 @@ class ConnectionManager:
         self._side_engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
         self._lock = asyncio.Lock()
-        self._disposed = False
         self._closing: set[asyncio.Task[None]] = set()
         self._tracker = CheckoutTracker(leak_threshold)
         self._counters = dict.fromkeys(
@@ -152,7 +151,7 @@ class ConnectionManager:
                 self._tracker.detach()
                 await engine.dispose()
                 raise
-            self._config, self._engine, self._disposed = config, engine, False
+            self._config, self._engine = config, engine
             self._factory = async_sessionmaker(engine, **self._session_options)
 
     @property
@@ -188,7 +187,8 @@ class ConnectionManager:
         return self._factory
 
     def _state_error(self) -> ManagerStateError:
-        state = "has been disposed" if self._disposed else "is not initialized"
+        # The configuration outlives dispose(): having one without an engine means disposed.
+        state = "has been disposed" if self._config is not None else "is not initialized"
         return ManagerStateError(
             state, variable="ConnectionManager", remedy="await manager.initialize(config) first"
         )
@@ -387,7 +387,6 @@ class ConnectionManager:
             if self._closing:
                 await asyncio.wait(set(self._closing), timeout=max(deadline - time.monotonic(), 0))
             self._engine = self._factory = self._side_engine = None
-            self._disposed = True
             # engine.dispose() closes idle connections only; one still lent out
             # would go back to the discarded pool later and stay open there.
             if closed := self._tracker.close_checked_out():

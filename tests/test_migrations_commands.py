@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_type
 
@@ -41,21 +41,12 @@ from agentifui_config.migrations import (
     stamp,
     upgrade,
 )
-from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-    from agentifui_config.testing.postgres import PostgresServer
 
 _LOCK = text("SELECT pg_advisory_lock(:key)")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
-
-
-@pytest.fixture
-def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
-    """An empty database of this test's own."""
-    with temporary_database(postgres_server) as config:
-        yield config
 
 
 @pytest_asyncio.fixture

@@ -22,7 +22,6 @@ from alembic.util import CommandError
 from agentifui_config.migrations.lock import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATION_LOCK_KEY,
-    commit_open_transaction,
     migration_lock,
 )
 from agentifui_config.migrations.runner import OFFLINE_URL_ATTRIBUTE
@@ -272,9 +271,6 @@ async def _run(
         migration_lock(connection, timeout=lock_timeout, key=lock_key),
     ):
         await connection.run_sync(_online, run, config, revision, options)
-        # Alembic commits what it began; this commits what it ran in a transaction it
-        # took for the caller's. Either way the work is durable before the lock goes.
-        await commit_open_transaction(connection)
     return None
 
 

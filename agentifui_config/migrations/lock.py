@@ -31,7 +31,6 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "MIGRATION_LOCK_KEY",
     "MigrationLockTimeoutError",
-    "commit_open_transaction",
     "migration_lock",
 ]
 
@@ -64,7 +63,7 @@ class MigrationLockTimeoutError(MigrationError):
     """Another process held the migration lock for longer than the wait allowed."""
 
 
-async def commit_open_transaction(connection: AsyncConnection) -> None:
+async def _commit_open_transaction(connection: AsyncConnection) -> None:
     """Commit the transaction *connection* is in, if any.
 
     SQLAlchemy begins a transaction with the first statement on a connection;
@@ -84,9 +83,10 @@ async def migration_lock(
 ) -> AsyncIterator[None]:
     """Hold the migration lock on *connection* for the body of the ``async with``.
 
-    A transaction open on *connection* is committed first. The body must
-    commit its work before it ends: the lock is released on the way out, after
-    rolling back whatever the body left uncommitted.
+    A transaction open on *connection* is committed first. When the body ends
+    normally its open transaction is committed, and only then is the lock
+    released, so the next holder finds the work done; when it raises, its
+    uncommitted work is rolled back before the release.
 
     Args:
         connection: The connection to hold the lock on, the one that migrates.
@@ -102,6 +102,9 @@ async def migration_lock(
     await _acquire(connection, timeout, key)
     try:
         yield
+        # Alembic commits what it began, but not a transaction it took for the
+        # caller's (one SQLAlchemy began with the first statement).
+        await _commit_open_transaction(connection)
     finally:
         await _release(connection, key)
 
@@ -127,7 +130,7 @@ async def _acquire(connection: AsyncConnection, timeout: float, key: int) -> Non
 
 async def _try_lock(connection: AsyncConnection, key: int) -> bool:
     try:
-        await commit_open_transaction(connection)
+        await _commit_open_transaction(connection)
         taken = bool(await connection.scalar(_TRY_LOCK, {"key": key}))
     except InvalidRequestError as exc:
         raise MigrationError(

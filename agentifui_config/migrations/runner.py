@@ -20,11 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agentifui_config.migrations.lock import (
-    DEFAULT_LOCK_TIMEOUT,
-    commit_open_transaction,
-    migration_lock,
-)
+from agentifui_config.migrations.lock import DEFAULT_LOCK_TIMEOUT, migration_lock
 from agentifui_config.migrations.scripts import MigrationError
 from agentifui_config.migrations.target import open_connection, refuse_pgbouncer
 from agentifui_config.settings import load_settings
@@ -137,7 +133,6 @@ async def _run_online(
         migration_lock(connection, timeout=lock_timeout),
     ):
         await connection.run_sync(_migrate, options)
-        await commit_open_transaction(connection)
 
 
 def _configure_logging(config: Config) -> None:
