@@ -71,6 +71,33 @@ class TestLeakReports:
         assert "in test_held_session_is_reported_with_its_location" in message
         assert getattr(record, "held_seconds", 0) >= 0.3
 
+    async def test_location_names_every_call_of_the_task(
+        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The report names the function that checked out and those that called it, in order."""
+        caplog.set_level(logging.WARNING, logger="agentifui_config")
+        manager = ConnectionManager(leak_threshold=0.1)
+        await manager.initialize(database_config)
+
+        async def handle_request() -> None:
+            async with manager.session() as session:
+                await session.execute(_SELECT_ONE)
+                await asyncio.sleep(0.3)
+
+        async def serve() -> None:
+            await handle_request()
+
+        try:
+            await asyncio.create_task(serve(), name="request-7")
+        finally:
+            await manager.dispose()
+        [record] = _leaks(caplog)
+        message = record.getMessage()
+        assert "checked out at task 'request-7': " in message
+        where = message.split("checked out at task 'request-7': ", 1)[1]
+        assert where.index("in handle_request") < where.index("in serve")
+        assert where.endswith("in serve")
+
     async def test_reported_at_checkin_when_nobody_asked(
         self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
     ) -> None:
