@@ -21,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from agentifui_config.errors import ConfigurationError, findings_from_errors, mask
+from agentifui_config.errors import (
+    ConfigurationError,
+    findings_from_errors,
+    is_secret_option,
+    mask,
+)
 from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
 
 __all__ = [
@@ -239,9 +244,9 @@ class DatabaseConfig(BaseModel):
 
     @property
     def masked_url(self) -> str:
-        """The connection URL with the password (and any ``*password*`` option) masked."""
+        """The connection URL with the password (and any secret option) masked."""
         url = self.sqlalchemy_url
-        hidden = {key: _URL_MASK for key in url.query if "password" in key.lower()}
+        hidden = {key: _URL_MASK for key in url.query if is_secret_option(key)}
         text = url.update_query_dict(hidden).render_as_string(hide_password=True)
         # The query is percent-encoded; show the mask as the password's is shown.
         return text.replace(f"={quote_plus(_URL_MASK)}", f"={_URL_MASK}") if hidden else text
@@ -330,6 +335,6 @@ def _env_value(name: str, value: object, show_password: bool) -> str:
         return mask(value)
     if isinstance(value, dict):
         # An option such as sslpassword is masked as masked_url masks it.
-        hidden = {k: mask(v) for k, v in value.items() if "password" in k.lower()}
+        hidden = {k: mask(v) for k, v in value.items() if is_secret_option(k)}
         return json.dumps(value if show_password else {**value, **hidden})
     return str(value)

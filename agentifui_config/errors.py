@@ -22,6 +22,7 @@ __all__ = [
     "Finding",
     "Severity",
     "findings_from_errors",
+    "is_secret_option",
     "mask",
     "scrub",
     "suggest_variable",
@@ -126,6 +127,32 @@ class ConfigurationError(ValueError):
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# Words that mark a driver option (a URL query option) as holding a secret: sslpassword.
+# Not a bare "key": sslkey names a file, which is worth showing.
+_SECRET_OPTION_WORDS: Final = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "access_key",
+    "private_key",
+)
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether the driver option *name* (``sslpassword``, ``api-key``) holds a secret.
+
+    The one rule for every place that shows options: masked URLs, the ``DB_*``
+    lines that replace a URL, the CLI's ``show`` and the log redaction.
+    """
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_OPTION_WORDS)
 
 
 def mask(value: object) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 from pydantic import SecretStr
 
-from agentifui_config.errors import mask, scrub
+from agentifui_config.errors import is_secret_option, mask, scrub
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, WrappedLogger
@@ -134,7 +134,7 @@ class RedactSecrets:
             extra_secret_keys: Further key name parts whose values are masked.
         """
         database = settings.database
-        options = [v for k, v in database.options.items() if _is_secret_option(k)]
+        options = [v for k, v in database.options.items() if is_secret_option(k)]
         url = _url_secrets(_reveal(settings.database_url))
         values = [settings.secret_key, database.password, *options, *url]
         return cls([*values, *extra_secrets], extra_secret_keys=extra_secret_keys)
@@ -255,11 +255,6 @@ def _key_spellings(part: str) -> set[str]:
     return {separator.join(words) for separator in ("_", "-", "")}
 
 
-def _is_secret_option(name: str) -> bool:
-    """Whether the driver option *name* holds a secret (``sslpassword``)."""
-    return any(word in name.lower() for word in ("password", "secret", "key", "token"))
-
-
 def _url_secrets(url: str) -> list[str]:
     """The password of *url*, as written and decoded, and its secret query values."""
     try:
@@ -267,7 +262,7 @@ def _url_secrets(url: str) -> list[str]:
         password = parts.password or ""
     except ValueError:  # not a URL: the whole text is the secret
         return [url]
-    options = [v for k, v in parse_qsl(parts.query) if _is_secret_option(k)]
+    options = [v for k, v in parse_qsl(parts.query) if is_secret_option(k)]
     return [password, unquote(password), *options]
 
 

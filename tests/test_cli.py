@@ -198,12 +198,12 @@ class TestShow:
 
     def test_json_is_keyed_by_variable(self, cwd: Path) -> None:
         """JSON gives value, source and secrecy per variable; the generated key is marked."""
-        env = clean_environ(DB_OPTIONS='{"sslpassword": "Opt-secret-93", "x": "y"}')
-        result = run_cli("show", "--format", "json", env=env, cwd=cwd)
+        options = '{"sslpassword": "Opt-secret-93", "api-key": "Opt-secret-94", "x": "y"}'
+        result = run_cli("show", "--format", "json", env=clean_environ(DB_OPTIONS=options), cwd=cwd)
         assert result.code == ExitCode.OK
         document = json.loads(result.stdout)
         assert document["DB_OPTIONS"] == {
-            "value": {"sslpassword": "**********", "x": "y"},
+            "value": {"sslpassword": "**********", "api-key": "**********", "x": "y"},
             "source": "environment",
             "secret": True,
         }

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Final
 
 import pytest
 from cli_support import clean_environ
@@ -221,3 +225,22 @@ class TestLazy:
         code = run(argparse.Namespace(output=None), Console(out, io.StringIO(), colour=False))
         assert code == ExitCode.OK
         assert out.getvalue().startswith("# Configuration of a service")
+
+
+_HEAVY: Final = frozenset({"structlog", "sqlalchemy.ext.asyncio", "alembic"})
+
+
+class TestStartup:
+    @pytest.mark.parametrize(
+        ("module", "loaded"),
+        [("agentifui_config.cli", frozenset()), ("agentifui_config.cli.database", _HEAVY)],
+    )
+    def test_heavy_modules_wait_for_doctor_and_migrate(
+        self, module: str, loaded: frozenset[str]
+    ) -> None:
+        """Starting the CLI imports no structlog, async engine or Alembic; doctor's module does."""
+        probe = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+        result = subprocess.run(  # noqa: S603 - runs this interpreter on a fixed script
+            [sys.executable, "-c", probe], capture_output=True, check=True, text=True, timeout=60
+        )
+        assert _HEAVY & set(json.loads(result.stdout)) == loaded

@@ -396,6 +396,13 @@ class TestDatabaseConfigURL:
         cfg = DatabaseConfig(host="db", username="app", password="s3cret-pw")
         assert cfg.masked_url == "postgresql+asyncpg://app:***@db:5432/postgres"
 
+    def test_masked_url_hides_every_secret_option(self) -> None:
+        """Options named for a secret, key or token are masked, as the log redaction masks them."""
+        cfg = DatabaseConfig(host="db", options={"api_key": "k-123", "client_secret": "s-456"})
+        assert "k-123" not in cfg.masked_url
+        assert "s-456" not in cfg.masked_url
+        assert "api_key=***" in cfg.masked_url
+
     def test_masked_url_hides_password_options(self) -> None:
         """An option holding a password (libpq's sslpassword) is masked too."""
         cfg = DatabaseConfig(host="db", options={"sslpassword": "k3y-pw", "sslcert": "/c.pem"})

@@ -17,6 +17,7 @@ from agentifui_config.errors import (
     Finding,
     Severity,
     findings_from_errors,
+    is_secret_option,
     mask,
     scrub,
     suggest_variable,
@@ -412,3 +413,15 @@ class TestFindingsFromErrors:
         """The result is a list of findings."""
         variable: Callable[[tuple[int | str, ...]], str] = _variable
         assert_type(findings_from_errors([], variable, set()), list[Finding])
+
+
+class TestIsSecretOption:
+    @pytest.mark.parametrize("name", ["sslpassword", "PASSWD", "client_secret", "api-key", "token"])
+    def test_secret_options(self, name: str) -> None:
+        """Options named for a password, secret, key or token hold a secret."""
+        assert is_secret_option(name)
+
+    @pytest.mark.parametrize("name", ["sslmode", "sslkey", "target_session_attrs", "host"])
+    def test_plain_options(self, name: str) -> None:
+        """Other driver options are shown."""
+        assert not is_secret_option(name)

@@ -4,8 +4,9 @@ The commands are a table (:data:`COMMANDS`), each entry declared next to its
 code; :func:`main` builds the parser from it, runs the chosen command and turns
 every expected failure into one readable line on stderr and an exit status
 (:class:`~agentifui_config.cli.commands.ExitCode`). It is the ``agentifui-config``
-console script and ``python -m agentifui_config``. Import it by path: it loads
-SQLAlchemy's async engine and Alembic.
+console script and ``python -m agentifui_config``. Import it by path. Starting
+it loads the settings layer only: structlog, SQLAlchemy's async engine and
+Alembic are imported when ``doctor`` or ``migrate`` runs.
 """
 
 from __future__ import annotations

@@ -21,9 +21,8 @@ from agentifui_config.cli.commands import Command, CommandError, ExitCode, add_e
 from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import env_file_path, environment_value, load
-from agentifui_config.errors import ConfigurationError, Finding, Severity, mask
+from agentifui_config.errors import ConfigurationError, Finding, Severity, is_secret_option, mask
 from agentifui_config.parsing import parse_database_url
-from agentifui_config.redaction import SECRET_KEY_PARTS
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
 from agentifui_config.sources import SECRET_FILE_VARIABLES, Origin, value_origins
 
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
 
 __all__ = ["CHECK", "CONVERT_URL", "SHOW"]
+
+# Its key rule only: a key is secret where the log redaction would mask its value.
 
 
 # ---------------------------------------------------------------------------- check
@@ -129,7 +130,7 @@ def _row(settings: EnvironmentSettings, name: str, origin: Origin) -> _Row:
     secret = (
         name in SECRET_FILE_VARIABLES
         or isinstance(value, SecretStr)
-        or (isinstance(value, dict) and any(map(_secret_name, value)))
+        or (isinstance(value, dict) and any(map(is_secret_option, value)))
     )
     source = "generated" if name == "SECRET_KEY" and settings.secret_key_generated else origin.value
     return _Row(name, _shown(value, secret=secret), source, secret)
@@ -140,17 +141,12 @@ def _shown(value: object, *, secret: bool) -> object:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {key: mask(item) if _secret_name(key) else item for key, item in value.items()}
+        return {key: mask(item) if is_secret_option(key) else item for key, item in value.items()}
     if secret:
         return "" if isinstance(value, SecretStr) and not value.get_secret_value() else mask(value)
     if isinstance(value, enum.Enum):
         return value.value
     return list(value) if isinstance(value, list | tuple) else value
-
-
-def _secret_name(key: str) -> bool:
-    name = key.lower()
-    return any(part in name for part in SECRET_KEY_PARTS)
 
 
 def _table(console: Console, rows: list[_Row]) -> None:

@@ -1,10 +1,13 @@
-"""What ``doctor`` and ``migrate`` share: a bounded connection, Alembic configuration, verdicts."""
+"""What ``doctor`` and ``migrate`` share: logging, a bounded connection, Alembic, verdicts.
+
+Loaded only when one of them runs: it imports structlog, the async engine and Alembic.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -12,16 +15,45 @@ from agentifui_config.cli.commands import DEFAULT_ALEMBIC_CONFIG, CommandError, 
 from agentifui_config.connection import ConnectionManager, DatabaseUnavailableError
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.health import MigrationState, MigrationStatus
+from agentifui_config.logging import configure_logging, reset_logging
 from agentifui_config.migrations import MigrationError, load_alembic_config
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from agentifui_config.cli.console import Console
     from agentifui_config.database import DatabaseConfig
+    from agentifui_config.settings import EnvironmentSettings
 
-__all__ = ["alembic_config", "connected", "describe_migrations"]
+__all__ = ["alembic_config", "connected", "describe_migrations", "logging_for"]
 
 _OPTION: Final = "--alembic-config"
+
+
+@contextlib.contextmanager
+def logging_for(
+    console: Console, settings: EnvironmentSettings, *, quiet: bool = False
+) -> Iterator[None]:
+    """Route logging to stderr through the redacting formatter while a command uses the database.
+
+    Args:
+        console: The command's console: its stderr receives the lines, and its
+            protected secrets are masked in them too.
+        settings: ``LOG_LEVEL`` and ``ENVIRONMENT`` set the level and the format.
+        quiet: Log warnings and errors only, unless ``LOG_LEVEL`` is ``DEBUG``:
+            for commands that only read, whose summary Alembic's chatter would bury.
+    """
+    if quiet and settings.log_level != "DEBUG":
+        settings = settings.model_copy(update={"log_level": "WARNING"})
+    configure_logging(
+        settings,
+        stream=console.stderr,
+        extra_secrets=sorted(console.secrets),
+    )
+    try:
+        yield
+    finally:
+        reset_logging()
 
 
 @contextlib.asynccontextmanager

@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING
 
 from agentifui_config.cli.commands import CommandError, ExitCode
 from agentifui_config.cli.console import counted
-from agentifui_config.cli.database import alembic_config, connected, describe_migrations
-from agentifui_config.cli.loading import load, logging_for
+from agentifui_config.cli.database import (
+    alembic_config,
+    connected,
+    describe_migrations,
+    logging_for,
+)
+from agentifui_config.cli.loading import load
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.health import HealthStatus
 from agentifui_config.migrations import get_migration_status

@@ -1,10 +1,8 @@
-"""How the commands load the settings and set up logging, so that no secret reaches the output.
+"""How the commands load the settings, so that no secret reaches the output.
 
 :func:`load` reads the settings as the service would, without the log lines
 and deprecation warnings loading emits (the commands report those findings
 themselves), and hands every secret it saw to the console to mask.
-:func:`logging_for` routes library logging through
-:func:`agentifui_config.logging.configure_logging`, whose redaction is always on.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
 from agentifui_config.errors import ConfigurationError, Finding, Severity
-from agentifui_config.logging import configure_logging, reset_logging
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.settings import EnvironmentSettings, configuration_warnings, load_settings
 from agentifui_config.sources import SECRET_FILE_VARIABLES
@@ -27,7 +24,7 @@ from agentifui_config.sources import SECRET_FILE_VARIABLES
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
 
-__all__ = ["env_file_path", "environment_value", "load", "logging_for"]
+__all__ = ["env_file_path", "environment_value", "load"]
 
 _LEGACY_URL: Final = Finding(
     "DATABASE_URL",
@@ -130,29 +127,3 @@ def _quiet() -> Iterator[None]:
             yield
     finally:
         logger.removeHandler(handler)
-
-
-@contextlib.contextmanager
-def logging_for(
-    console: Console, settings: EnvironmentSettings, *, quiet: bool = False
-) -> Iterator[None]:
-    """Route logging to stderr through the redacting formatter while a command uses the database.
-
-    Args:
-        console: The command's console: its stderr receives the lines, and its
-            protected secrets are masked in them too.
-        settings: ``LOG_LEVEL`` and ``ENVIRONMENT`` set the level and the format.
-        quiet: Log warnings and errors only, unless ``LOG_LEVEL`` is ``DEBUG``:
-            for commands that only read, whose summary Alembic's chatter would bury.
-    """
-    if quiet and settings.log_level != "DEBUG":
-        settings = settings.model_copy(update={"log_level": "WARNING"})
-    configure_logging(
-        settings,
-        stream=console.stderr,
-        extra_secrets=sorted(console.secrets),
-    )
-    try:
-        yield
-    finally:
-        reset_logging()

@@ -14,8 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from agentifui_config.cli.commands import ExitCode
-from agentifui_config.cli.database import alembic_config, connected, describe_migrations
-from agentifui_config.cli.loading import load, logging_for
+from agentifui_config.cli.database import (
+    alembic_config,
+    connected,
+    describe_migrations,
+    logging_for,
+)
+from agentifui_config.cli.loading import load
 from agentifui_config.errors import ConfigurationError, Finding
 from agentifui_config.migrations import (
     MigrationError,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import pytest
 
+from agentifui_config.database import DB_PREFIX
 from agentifui_config.errors import ConfigurationError, suggest_variable
 from agentifui_config.settings import (
     EnvironmentSettings,
@@ -53,8 +54,6 @@ __all__ = [
 
 SettingsFactory: TypeAlias = Callable[..., EnvironmentSettings]
 """The type of :func:`make_settings`: keyword overrides in, ``EnvironmentSettings`` out."""
-
-_DB_PREFIX: Final = "DB_"
 
 
 @pytest.fixture(scope="session")
@@ -167,7 +166,7 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
         upper = name.upper()
         if (
             upper in ours
-            or upper.startswith(_DB_PREFIX)
+            or upper.startswith(DB_PREFIX)
             or suggest_variable(upper, known) is not None
         ):
             hidden.add(name)

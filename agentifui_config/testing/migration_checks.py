@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -46,8 +46,6 @@ __all__ = [
     "test_upgrade",
 ]
 
-_T = TypeVar("_T")
-
 
 def test_single_head_revision(agentifui_alembic_config: AlembicConfigSource | None) -> None:
     """The migrations have one head, so ``upgrade head`` knows where to go."""
@@ -69,8 +67,8 @@ def test_upgrade(
     config = _config(agentifui_alembic_config)
     heads = set(_scripts(config).get_heads())
     with _fresh_database(postgres_server) as database:
-        _run(lambda: upgrade(database, config))
-        stamped = set(_run(lambda: current(database, config)))
+        run_coroutine(lambda: upgrade(database, config))
+        stamped = set(run_coroutine(lambda: current(database, config)))
     if stamped != heads:
         pytest.fail(f"after upgrade head the database is at {stamped}, not {heads}", pytrace=False)
 
@@ -111,8 +109,8 @@ def test_model_definitions_match_ddl(
         )
     metadata = agentifui_metadata
     with _fresh_database(postgres_server) as database:
-        _run(lambda: upgrade(database, config))
-        differences = _run(lambda: _compare(database, metadata))
+        run_coroutine(lambda: upgrade(database, config))
+        differences = run_coroutine(lambda: _compare(database, metadata))
     if differences:
         listed = "\n  ".join(map(repr, differences))
         pytest.fail(
@@ -145,10 +143,6 @@ def _fresh_database(server: PostgresServer) -> contextlib.AbstractContextManager
     from agentifui_config.testing.postgres import temporary_database  # noqa: PLC0415
 
     return temporary_database(server)
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    return run_coroutine(work)
 
 
 def _checked(step: str, work: Callable[[], Coroutine[Any, Any, object]]) -> None:

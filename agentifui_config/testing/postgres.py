@@ -33,7 +33,6 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError, scrub
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
 from agentifui_config.testing._loop import run_coroutine
 
@@ -286,7 +285,7 @@ def temporary_database(server: PostgresServer, name: str | None = None) -> Itera
 
 
 def _config_from_url(url: str) -> DatabaseConfig:
-    parse_database_url(url, variable=URL_VARIABLE)
+    """The configuration a test URL names; a bad URL is one more way of having no server."""
     try:
         return DatabaseConfig.from_url(url)
     except ConfigurationError as exc:

@@ -45,16 +45,13 @@ def create_tables(config: DatabaseConfig, metadata: MetaData) -> None:
         config: The database to create them in.
         metadata: The models' ``MetaData`` (``Base.metadata``).
     """
-    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415 - loads the driver
-    from sqlalchemy.pool import NullPool  # noqa: PLC0415
+    from sqlalchemy.pool import NullPool  # noqa: PLC0415 - loads SQLAlchemy's pool
 
-    from agentifui_config.connect_args import connect_args_for  # noqa: PLC0415
+    from agentifui_config.engine import create_engine_for  # noqa: PLC0415 - loads the driver
 
     async def create() -> None:
         """Create the tables on a connection of its own, committed."""
-        engine = create_async_engine(
-            config.sqlalchemy_url, poolclass=NullPool, connect_args=connect_args_for(config)
-        )
+        engine = create_engine_for(config, poolclass=NullPool)
         try:
             async with engine.begin() as connection:
                 await connection.run_sync(metadata.create_all)
