@@ -11,7 +11,16 @@ rather than skip them. Those tests are marked ``database``, so
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import pytest
+
+from agentifui_config.testing.postgres import temporary_database
+
+if TYPE_CHECKING:
+    from agentifui_config import DatabaseConfig
+    from agentifui_config.testing.postgres import PostgresServer
 
 pytest_plugins = ["pytester"]
 
@@ -23,3 +32,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture
+def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
+    """An empty database of the test's own, for tests that migrate or must start from nothing."""
+    with temporary_database(postgres_server) as config:
+        yield config

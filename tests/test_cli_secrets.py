@@ -26,8 +26,6 @@ from cli_support import (
     write_revision,
 )
 
-from agentifui_config.cli import ExitCode
-
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
 
@@ -114,9 +112,7 @@ class TestNoSecretInOutput:
     def test_database_commands_and_their_logs(
         self, database: DatabaseConfig, tmp_path: Path
     ) -> None:
-        """Doctor and migrate, logging at DEBUG with SQL echo, and a crash, print no secret."""
-        assert run_cli("migrate", "init", ".", cwd=tmp_path).code == ExitCode.OK
-        write_revision(tmp_path)
+        """Doctor and every migrate command, logging at DEBUG with SQL echo, print no secret."""
         env = database_environ(
             database,
             DB_PASSWORD=PASSWORD,
@@ -127,20 +123,25 @@ class TestNoSecretInOutput:
         )
         staging = {**env, "ENVIRONMENT": "staging"}  # echo on: SQL log lines to check
         unreachable = {**env, "DB_HOST": "127.0.0.1", "DB_PORT": "1"}
-        results = [
+        results = [run_cli("migrate", "init", ".", env=env, cwd=tmp_path)]
+        write_revision(tmp_path)
+        results += [
             run_cli("doctor", env=staging, cwd=tmp_path),
             run_cli("migrate", "status", env=env, cwd=tmp_path),
             run_cli("migrate", "upgrade", "--sql", env=env, cwd=tmp_path),
-            run_cli("migrate", "upgrade", env=env, cwd=tmp_path),
+            upgraded := run_cli("migrate", "upgrade", env=env, cwd=tmp_path),
             run_cli("migrate", "current", env=env, cwd=tmp_path),
             run_cli("migrate", "downgrade", "base", env=env, cwd=tmp_path),
+            stamped := run_cli("migrate", "stamp", "0001", env=env, cwd=tmp_path),
+            run_cli("migrate", "stamp", "--purge", "base", env=env, cwd=tmp_path),
             run_cli("doctor", "--timeout", "3", env=unreachable, cwd=tmp_path),
         ]
         write_revision(tmp_path, extra=_LEAKY_UPGRADE)
         results.append(run_cli("migrate", "upgrade", "--debug", env=env, cwd=tmp_path))
-        assert [r.code for r in results] == [3, 3, 0, 0, 0, 0, 2, 70]
-        assert '"level": "info"' in results[0].stderr  # staging logs JSON lines
-        assert "Running upgrade" in results[3].stderr  # Alembic's log reached stderr
-        assert "INSERT INTO alembic_version" in results[3].stderr  # and so did the SQL echo
+        assert [r.code for r in results] == [0, 3, 3, 0, 0, 0, 0, 0, 0, 2, 70]
+        assert '"level": "info"' in results[1].stderr  # staging logs JSON lines
+        assert "Running upgrade" in upgraded.stderr  # Alembic's log reached stderr
+        assert "INSERT INTO alembic_version" in upgraded.stderr  # and so did the SQL echo
+        assert "INSERT INTO alembic_version" in stamped.stderr  # stamp writes, echoed too
         assert "cannot migrate with **********" in results[-1].stderr
         assert _leaks(results) == []

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentifui_config.cors import HTTP_METHODS, parse_methods, parse_origins
 from agentifui_config.errors import ConfigurationError
+
+# Origin-shaped text: a scheme, then characters that mean something in a URL made likely.
+# Plain random text almost never gets past the scheme check.
+_URL_CHARACTERS = st.one_of(st.sampled_from("[]:@/?#*%.,09aZ"), st.characters(codec="utf-8"))
+_ORIGIN_LIKE = st.builds(
+    str.__add__,
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "*", ""]),
+    st.text(_URL_CHARACTERS, max_size=30),
+)
 
 
 class TestParseOrigins:
@@ -58,14 +69,29 @@ class TestParseOrigins:
         csv = parse_origins("https://a.example.com, http://localhost:3000")
         assert csv == parse_origins('["https://a.example.com", "http://localhost:3000"]')
 
-    @given(st.text(max_size=40))
+    @given(st.text(max_size=40) | _ORIGIN_LIKE)
+    @settings(max_examples=300)
     def test_any_text_gives_origins_or_a_configuration_error(self, text: str) -> None:
-        """Arbitrary text never raises anything but ConfigurationError."""
+        """Arbitrary text never raises anything but ConfigurationError; origins come normalised."""
         try:
             origins = parse_origins(text)
         except ConfigurationError:
             return
         assert all(o == "*" or o.startswith(("http://", "https://")) for o in origins)
+        assert [parse_origins(o) for o in origins] == [[o] for o in origins]
+
+    def test_origin_like_text_reaches_the_parser(self) -> None:
+        """The strategy above does produce origins that are accepted, not only refusals."""
+        accepted: list[str] = []
+
+        @given(_ORIGIN_LIKE)
+        @settings(max_examples=200, database=None)
+        def collect(text: str) -> None:
+            with contextlib.suppress(ConfigurationError):
+                accepted.extend(o for o in parse_origins(text) if o != "*")
+
+        collect()
+        assert accepted
 
 
 class TestParseMethods:

@@ -43,9 +43,12 @@ def test_printed_values_match_their_comments(
 ) -> None:
     """Each `print(...)  # shown` line of the configuration page prints what its comment shows."""
     clean_env.chdir(tmp_path)  # the example reads .env from the working directory: none here
+    checked = 0
     for number, block in enumerate(_blocks(_DOCS / "configuration.md")):
         shown = re.findall(r"^print\(.*\)  # (.*)$", block, re.M)
         if not shown:
             continue
         exec(compile(block, f"configuration.md[{number}]", "exec", dont_inherit=True), {})  # noqa: S102
         assert capsys.readouterr().out.splitlines() == shown
+        checked += len(shown)
+    assert checked, "configuration.md has no `print(...)  # shown` line left to check"

@@ -29,7 +29,6 @@ from agentifui_config.fastapi import (
     create_lifespan,
     health_router,
 )
-from agentifui_config.testing.postgres import PostgresServer, temporary_database
 
 _LOGGER = "agentifui_config.fastapi"
 _MIGRATIONS = Path(__file__).parent / "migrations_sample"
@@ -49,13 +48,6 @@ def upgrade() -> None:
 def settings(database_config: DatabaseConfig) -> EnvironmentSettings:
     """Development settings for the run's database."""
     return load_settings(database=database_config)
-
-
-@pytest.fixture
-def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
-    """An empty database of this test's own, for migrations."""
-    with temporary_database(postgres_server) as config:
-        yield config
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ import structlog
 from sqlalchemy import create_engine
 from sqlalchemy.pool import QueuePool
 
-from agentifui_config import DatabaseConfig, EnvironmentSettings, get_settings, load_settings
+from agentifui_config import DatabaseConfig, EnvironmentSettings, load_settings
 from agentifui_config.checkouts import CheckoutTracker
 from agentifui_config.logging import ROUTED_LOGGERS, configure_logging, reset_logging
-from agentifui_config.settings import variable_names
 
 PASSWORD: Final = "Pw-9f3Kq7-zZ1x"
 SECRET_KEY: Final = "SK-k7Yx2pQ9vL4mN8rT1wZ5bC3dF6gH0jS2aE4u"
@@ -37,15 +36,11 @@ _CONSOLE_LINE: Final = re.compile(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Read settings from arguments only, and leave logging as it was found."""
-    for name in [*variable_names(), "DATABASE_URL"]:
-        monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
+def _isolated_logging(clean_env: pytest.MonkeyPatch) -> Iterator[None]:
+    """Read settings from arguments only (clean_env), and leave logging as it was found."""
     yield
     reset_logging()
     structlog.contextvars.clear_contextvars()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

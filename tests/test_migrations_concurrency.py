@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from typing import TYPE_CHECKING
 
 import pytest
-from migrations_support import SAMPLE
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from migrations_support import SAMPLE, fetch
 
 from agentifui_config.migrations import get_migration_status, upgrade
-from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-    from agentifui_config.testing.postgres import PostgresServer
 
 _PROCESSES = 8
 _DEADLINE = 60.0  # seconds for every process to finish, start-up included
@@ -29,25 +23,6 @@ def upgrade_in_process(config: DatabaseConfig, start: Barrier) -> None:
     """Wait until every process is up, then upgrade: the body of each spawned process."""
     start.wait(timeout=_DEADLINE)
     asyncio.run(upgrade(config, SAMPLE, lock_timeout=_DEADLINE))
-
-
-@pytest.fixture
-def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
-    """An empty database of this test's own."""
-    with temporary_database(postgres_server) as config:
-        yield config
-
-
-async def _runs(config: DatabaseConfig) -> list[tuple[str, int]]:
-    engine = create_async_engine(config.sqlalchemy_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT revision, backend_pid FROM migration_runs ORDER BY id")
-            )
-            return [(row[0], row[1]) for row in rows]
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.asyncio
@@ -66,7 +41,9 @@ class TestConcurrentUpgrade:
             await asyncio.to_thread(process.join, _DEADLINE)
         exit_codes = [process.exitcode for process in processes]
         assert exit_codes == [0] * _PROCESSES
-        runs = await _runs(fresh_database)
+        runs = await fetch(
+            fresh_database, "SELECT revision, backend_pid FROM migration_runs ORDER BY id"
+        )
         assert [revision for revision, _ in runs] == ["a1", "b2", "c3"]
         # One process ran the whole chain under the lock; the others found nothing to do.
         assert len({pid for _, pid in runs}) == 1

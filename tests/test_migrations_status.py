@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_type
 
@@ -24,18 +23,9 @@ from agentifui_config.migrations import (
     stamp,
     upgrade,
 )
-from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-    from agentifui_config.testing.postgres import PostgresServer
-
-
-@pytest.fixture
-def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
-    """An empty database of this test's own."""
-    with temporary_database(postgres_server) as config:
-        yield config
 
 
 @pytest.mark.asyncio

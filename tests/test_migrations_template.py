@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,11 +14,9 @@ import pytest_asyncio
 from migrations_support import fetch, role_with_hard_password
 
 from agentifui_config.migrations import MigrationError, init_migrations
-from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-    from agentifui_config.testing.postgres import PostgresServer
 
 _ALEMBIC = Path(sys.executable).with_name("alembic")
 _MODELS = """\
@@ -76,13 +74,6 @@ class TestInitMigrations:
         assert (tmp_path / "env.py").read_text(encoding="utf-8") == "# mine\n"
         init_migrations(tmp_path, overwrite=True)
         assert "run_migrations" in (tmp_path / "env.py").read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
-    """An empty database of this test's own."""
-    with temporary_database(postgres_server) as config:
-        yield config
 
 
 @pytest_asyncio.fixture

@@ -197,3 +197,5 @@ class TestSoftDelete:
 
         exclude_soft_deleted(_FilteredSession)
         assert event.contains(_FilteredSession, "do_orm_execute", models._leave_out_deleted)
+        listeners = list(_FilteredSession().dispatch.do_orm_execute)
+        assert listeners.count(models._leave_out_deleted) == 1

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import pytest
+from settings_support import VALID
 
 from agentifui_config import ConfigurationError, Environment, Severity, load_settings
 from agentifui_config.errors import Finding
@@ -21,16 +22,6 @@ from agentifui_config.policies import (
 
 # Each test starts with none of our variables (nor look-alikes) set and nothing cached.
 pytestmark = pytest.mark.usefixtures("clean_env")
-
-# A configuration no rule objects to, in any environment.
-_VALID: Final[Mapping[str, str]] = {
-    "DB_HOST": "db.internal",
-    "DB_USERNAME": "app",
-    "DB_PASSWORD": "Vq7-rJp2-xL9m-Tz4w",
-    "DB_DATABASE": "app",
-    "SECRET_KEY": "k7Yx2pQ9vL4mN8rT1wZ5bC3dF6gH0jS2aE4uI8oP",
-    "CORS_ORIGINS": "https://app.example.com",
-}
 
 _ALL: Final = frozenset(Environment)
 _DEPLOYED: Final = frozenset({Environment.STAGING, Environment.PRODUCTION})
@@ -207,7 +198,7 @@ def _load(
     changes: Mapping[str, str | None],
 ) -> _Outcome:
     """Load the valid configuration with *changes* in *environment*; collect every finding."""
-    values = {**_VALID, "ENVIRONMENT": environment.value, **changes}
+    values = {**VALID, "ENVIRONMENT": environment.value, **changes}
     for name, value in values.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -217,7 +208,8 @@ def _load(
     try:
         load_settings()
     except ConfigurationError as exc:
-        found = {f.rule: (f.severity, str(f)) for f in exc.findings if f.rule}
+        # A finding of no rule (a refused value) is kept too, under its variable.
+        found = {f.rule or f"no rule: {f.variable}": (f.severity, str(f)) for f in exc.findings}
         return _Outcome(refused=True, findings=found)
     logged = {
         str(getattr(r, "rule", "")): (Severity.WARNING, r.getMessage())
@@ -279,6 +271,8 @@ class TestRules:
         """The same configuration in an environment the rule does not bind raises no finding."""
         outcome = _load(monkeypatch, caplog, environment, case.breaks)
         assert case.rule not in outcome.findings
+        # Only rules spoke: no refused value stopped loading before the rules could run.
+        assert set(outcome.findings) <= set(_BY_ID)
 
 
 class TestSecretKeyRules:
@@ -330,7 +324,7 @@ class TestSecretKeyRules:
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
         """Exactly 32 characters is long enough; 31 is not."""
-        key = _VALID["SECRET_KEY"][:MIN_SECRET_KEY_LENGTH]
+        key = VALID["SECRET_KEY"][:MIN_SECRET_KEY_LENGTH]
         ok = _load(monkeypatch, caplog, Environment.PRODUCTION, {"SECRET_KEY": key})
         short = _load(monkeypatch, caplog, Environment.PRODUCTION, {"SECRET_KEY": key[:-1]})
         assert ok == _Outcome(False, {})

@@ -15,7 +15,9 @@ from pydantic import SecretStr
 from agentifui_config import DatabaseConfig, EnvironmentSettings, load_settings
 from agentifui_config.errors import mask
 from agentifui_config.redaction import SECRET_KEY_PARTS, RedactSecrets
-from agentifui_config.settings import variable_names
+
+# Settings come from arguments only: none of our variables (nor look-alikes) is set.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 MASK: Final = mask("x")
 PASSWORD: Final = "Pw-9f3Kq7-zZ1x"
@@ -28,13 +30,6 @@ class _Client:
 
     api_token: str
     host: str
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read settings from arguments only: none of our variables set."""
-    for name in [*variable_names(), "DATABASE_URL"]:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
+from settings_support import VALID
 
 from agentifui_config import (
     ConfigurationError,
@@ -33,16 +34,7 @@ from agentifui_config.settings import LOG_LEVELS, replacement_lines, variable_na
 # Each test starts with none of our variables (nor look-alikes) set and nothing cached.
 pytestmark = pytest.mark.usefixtures("clean_env")
 
-# A configuration every rule accepts, in every environment.
-_VALID: Final[Mapping[str, str]] = {
-    "DB_HOST": "db.internal",
-    "DB_USERNAME": "app",
-    "DB_PASSWORD": "Vq7-rJp2-xL9m-Tz4w",
-    "DB_DATABASE": "app",
-    "SECRET_KEY": "k7Yx2pQ9vL4mN8rT1wZ5bC3dF6gH0jS2aE4uI8oP",
-    "CORS_ORIGINS": "https://app.example.com",
-}
-_PRODUCTION: Final[Mapping[str, str]] = {**_VALID, "ENVIRONMENT": "production"}
+_PRODUCTION: Final[Mapping[str, str]] = {**VALID, "ENVIRONMENT": "production"}
 
 # A line of the report: `VARIABLE: what is wrong - how to fix it`.
 _LINE: Final = re.compile(r"^(?P<variable>[A-Z][A-Z0-9_]*): (?P<message>.+?) - (?P<remedy>.+)$")
@@ -110,7 +102,7 @@ class TestEnvironment:
         self, monkeypatch: pytest.MonkeyPatch, given: str, expected: Environment
     ) -> None:
         """The three environments and the aliases dev, stage, prod are read in any case."""
-        _setenv(monkeypatch, {**_VALID, "ENVIRONMENT": given})
+        _setenv(monkeypatch, {**VALID, "ENVIRONMENT": given})
         assert load_settings().environment is expected
 
     def test_unknown_value_lists_the_allowed_ones(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +115,7 @@ class TestEnvironment:
 
     def test_argument_accepts_the_enum(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """An Environment member given as argument wins over ENVIRONMENT."""
-        _setenv(monkeypatch, {**_VALID, "ENVIRONMENT": "production"})
+        _setenv(monkeypatch, {**VALID, "ENVIRONMENT": "production"})
         settings = load_settings(environment=Environment.STAGING)
         assert settings.environment is Environment.STAGING
 
@@ -352,12 +344,12 @@ class TestCors:
 class TestSecretKey:
     def test_is_a_secret_str_hidden_from_repr(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """SECRET_KEY is held as a SecretStr and never shown by repr() or str()."""
-        monkeypatch.setenv("SECRET_KEY", _VALID["SECRET_KEY"])
+        monkeypatch.setenv("SECRET_KEY", VALID["SECRET_KEY"])
         settings = load_settings()
         assert isinstance(settings.secret_key, SecretStr)
-        assert settings.secret_key.get_secret_value() == _VALID["SECRET_KEY"]
-        assert _VALID["SECRET_KEY"] not in repr(settings)
-        assert _VALID["SECRET_KEY"] not in str(settings)
+        assert settings.secret_key.get_secret_value() == VALID["SECRET_KEY"]
+        assert VALID["SECRET_KEY"] not in repr(settings)
+        assert VALID["SECRET_KEY"] not in str(settings)
         assert settings.secret_key_generated is False
 
     @pytest.mark.parametrize("value", ["", "''"])
@@ -554,7 +546,7 @@ class TestLegacyDatabaseUrl:
             monkeypatch,
             {
                 "ENVIRONMENT": "production",
-                "SECRET_KEY": _VALID["SECRET_KEY"],
+                "SECRET_KEY": VALID["SECRET_KEY"],
                 "DATABASE_URL": "postgresql://app:Vq7-rJp2@db.internal:54x32/app",
             },
         )
@@ -636,13 +628,16 @@ class TestLoadSettings:
         assert load_settings(log_level="debug").log_level == "DEBUG"
 
     @pytest.mark.parametrize(
-        "field", ["cors_origins", "cors_allow_methods", "cors_allow_headers", "feature_flags"]
+        ("field", "value"),
+        [
+            (field, value)
+            for field in ("cors_origins", "cors_allow_methods", "cors_allow_headers")
+            for value in (1, 2.5)
+        ]
+        + [("feature_flags", value) for value in (1, 2.5, ["beta"])],
     )
-    @pytest.mark.parametrize("value", [1, 2.5, ["beta"]])
     def test_argument_of_a_wrong_type_is_a_finding(self, field: str, value: object) -> None:
         """A list or flags argument of the wrong type is a ConfigurationError, not a TypeError."""
-        if field != "feature_flags" and isinstance(value, list):
-            return  # a list is the right type there
         assert _error(**{field: value}).variables[0] == field.upper()
 
     def test_settings_are_frozen(self) -> None:
@@ -904,7 +899,7 @@ class TestTypoSuggestions:
     ) -> None:
         """A value given by <VAR>_FILE is not lost: a near miss of <VAR> only warns."""
         secret = tmp_path / "secret"
-        secret.write_text(_VALID["SECRET_KEY"], encoding="utf-8")
+        secret.write_text(VALID["SECRET_KEY"], encoding="utf-8")
         _setenv(monkeypatch, {typo: "value", variable + "_FILE": str(secret)})
         load_settings()
         assert (
@@ -1105,7 +1100,7 @@ class TestSecretsNeverShown:
     def test_accepted_configuration(self, secret: str, other: str) -> None:
         """Accepted settings show neither SECRET_KEY nor DB_PASSWORD in repr(), str() or logs."""
         with pytest.MonkeyPatch.context() as mp:
-            _setenv(mp, {**_VALID, "SECRET_KEY": secret * 5, "DB_PASSWORD": other})
+            _setenv(mp, {**VALID, "SECRET_KEY": secret * 5, "DB_PASSWORD": other})
             with _logged_messages() as logged:
                 settings = load_settings()
         assert settings.secret_key is not None

@@ -84,7 +84,10 @@ class TestLoopScopeCheck:
         """Tests and fixtures on one loop are collected without complaint."""
         inner.ini(fixture_loop=fixture_loop, test_loop=test_loop)
         inner.files(test_loops=_USES_SESSION)
-        inner.run("--collect-only").assert_outcomes()
+        result = inner.run("--collect-only")
+        assert result.ret == pytest.ExitCode.OK
+        result.assert_outcomes()
+        result.stdout.fnmatch_lines(["*test_uses_manager*"])
 
     def test_tests_without_the_fixtures_are_not_checked(self, inner: InnerSuite) -> None:
         """A mismatch matters only to tests using the async fixtures; sync tests never."""
