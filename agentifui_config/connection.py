@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
 from agentifui_config.engine import DatabaseUnavailableError, create_engine_for, wait_until_ready
-from agentifui_config.errors import ConfigurationError, scrub
+from agentifui_config.errors import ConfigurationError
 from agentifui_config.health import (
     ConnectionPoolInfo,
     DatabaseHealthInfo,
@@ -34,6 +34,7 @@ from agentifui_config.health import (
     MigrationStatus,
 )
 from agentifui_config.probing import health_warnings, migration_error, probe_database, within
+from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import Pool
@@ -367,8 +368,7 @@ class ConnectionManager:
         return self._side_engine
 
     def _scrub(self, message: str) -> str:
-        config = self._config
-        return scrub(message, [config.password.get_secret_value()] if config else [])
+        return scrub_config(message, self._config)
 
     async def dispose(self, grace: float = 10.0) -> None:
         """Wait up to *grace* seconds for checked-out connections, then close everything.

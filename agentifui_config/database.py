@@ -15,22 +15,28 @@ import json
 import pkgutil
 import re
 from typing import Any, Final, Self
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from agentifui_config.errors import (
-    ConfigurationError,
-    findings_from_errors,
-    is_secret_option,
-    mask,
-)
+from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
+from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, is_secret_name, mask
 
 __all__ = [
     "DB_PREFIX",
+    "REVEAL_SECRETS",
     "URL_FIELDS",
     "DatabaseConfig",
     "SSLMode",
@@ -50,8 +56,13 @@ _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # What Kubernetes puts in DB_PORT for a Service named "db" (its docker-link variables).
 _SERVICE_LINK: Final = re.compile(r"\s*tcp://[^\s/]+:\d+\s*")
 
-# What a masked URL shows for a secret; SQLAlchemy masks the password the same way.
-_URL_MASK: Final = "***"
+REVEAL_SECRETS: Final = "reveal_secrets"
+"""The serialisation context key that makes a dump hold the real secret values.
+
+``config.model_dump_json(context={REVEAL_SECRETS: True})`` (or ``model_dump``)
+gives the password and secret options in clear, for handing a configuration to
+another process or engine; without it they are masked.
+"""
 
 
 class SSLMode(enum.StrEnum):
@@ -72,6 +83,9 @@ class DatabaseConfig(BaseModel):
     :class:`~agentifui_config.EnvironmentSettings`; the defaults reach a local
     development server. The instance is immutable and hashable-free; compare with
     ``==``. ``str()`` and ``repr()`` show the URL with the password masked.
+    ``model_dump()`` gives the password and secret options (``sslpassword``) as
+    ``SecretStr``, ``model_dump_json()`` as ``**********``; pass the context
+    ``{REVEAL_SECRETS: True}`` for the real values.
 
     Example:
         >>> cfg = DatabaseConfig(host="db.internal", password="s3cret", database="app")
@@ -168,6 +182,28 @@ class DatabaseConfig(BaseModel):
             raise ValueError("must not be blank")
         return name
 
+    @field_validator("options", mode="before")
+    @classmethod
+    def _reveal_options(cls, value: object) -> object:
+        # A python-mode dump holds secret options as SecretStr: accept it back.
+        if not isinstance(value, dict):
+            return value
+        reveal = SecretStr.get_secret_value
+        return {k: reveal(v) if isinstance(v, SecretStr) else v for k, v in value.items()}
+
+    @field_serializer("password")
+    def _dump_password(self, value: SecretStr, info: SerializationInfo) -> object:
+        if _reveals(info):
+            return value.get_secret_value()
+        return mask(value) if info.mode_is_json() and value.get_secret_value() else value
+
+    @field_serializer("options")
+    def _dump_options(self, value: dict[str, str], info: SerializationInfo) -> dict[str, object]:
+        if _reveals(info):
+            return dict(value)
+        hidden = mask if info.mode_is_json() else SecretStr
+        return {key: hidden(item) if is_secret_name(key) else item for key, item in value.items()}
+
     @field_validator("options")
     @classmethod
     def _check_options(cls, value: dict[str, str]) -> dict[str, str]:
@@ -206,7 +242,8 @@ class DatabaseConfig(BaseModel):
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         # Raised outside the handler: pydantic's error, chained as __context__, holds the inputs.
-        raise ConfigurationError(findings_from_errors(errors, _variable, _SECRET_FIELDS)) from None
+        findings = findings_from_errors(errors, _variable, HIDDEN_VARIABLES)
+        raise ConfigurationError(findings) from None
 
     @property
     def is_unix_socket(self) -> bool:
@@ -246,10 +283,12 @@ class DatabaseConfig(BaseModel):
     def masked_url(self) -> str:
         """The connection URL with the password (and any secret option) masked."""
         url = self.sqlalchemy_url
-        hidden = {key: _URL_MASK for key in url.query if is_secret_option(key)}
-        text = url.update_query_dict(hidden).render_as_string(hide_password=True)
-        # The query is percent-encoded; show the mask as the password's is shown.
-        return text.replace(f"={quote_plus(_URL_MASK)}", f"={_URL_MASK}") if hidden else text
+        hidden = {key: MASK for key in url.query if is_secret_name(key)}
+        if url.password is not None:
+            url = url.set(password=MASK)
+        text = url.update_query_dict(hidden).render_as_string(hide_password=False)
+        # The URL is percent-encoded; show the mask as it is.
+        return text.replace(quote_plus(MASK), MASK).replace(quote(MASK, safe=""), MASK)
 
     @property
     def connection_info(self) -> dict[str, str | int]:
@@ -269,8 +308,10 @@ class DatabaseConfig(BaseModel):
         return self.masked_url
 
 
-# Variables whose value an error never shows. DB_OPTIONS may hold sslpassword.
-_SECRET_FIELDS: Final = frozenset({"DB_PASSWORD", "DB_OPTIONS"})
+def _reveals(info: SerializationInfo) -> bool:
+    """Whether the dump was asked for the real secret values."""
+    context = info.context
+    return isinstance(context, dict) and context.get(REVEAL_SECRETS) is True
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:
@@ -335,6 +376,6 @@ def _env_value(name: str, value: object, show_password: bool) -> str:
         return mask(value)
     if isinstance(value, dict):
         # An option such as sslpassword is masked as masked_url masks it.
-        hidden = {k: mask(v) for k, v in value.items() if is_secret_option(k)}
+        hidden = {k: mask(v) for k, v in value.items() if is_secret_name(k)}
         return json.dumps(value if show_password else {**value, **hidden})
     return str(value)

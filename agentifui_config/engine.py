@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
-from agentifui_config.errors import ConfigurationError, scrub
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
@@ -90,7 +91,7 @@ def _unavailable(
 ) -> DatabaseUnavailableError:
     where = f"{config.host}:{config.port}/{config.database} as {config.username}"
     cause = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
-    cause = scrub(cause, [config.password.get_secret_value()])
+    cause = scrub_config(cause, config)
     return DatabaseUnavailableError(
         f"cannot connect to {where} after {attempts} attempt(s): {cause}",
         variable="DB_HOST",

@@ -1,6 +1,6 @@
 """Configuration errors: findings, the one readable report, typo suggestions.
 
-This module is the leaf of the package: everything else may raise or collect
+Only :mod:`agentifui_config.secrecy` lies below it: everything else may raise or collect
 :class:`Finding` objects, and only here are they rendered. A finding names the
 environment variable an operator sets, never pydantic's field path, and never
 carries a secret value.
@@ -14,7 +14,8 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, quote_plus
+
+from agentifui_config.secrecy import is_secret_name, mask, scrub
 
 __all__ = [
     "UNNAMED",
@@ -29,7 +30,8 @@ __all__ = [
     "typo_findings",
 ]
 
-_MASK: Final = "**********"
+# Kept importable from here for one release; the rule lives in agentifui_config.secrecy.
+is_secret_option = is_secret_name
 
 UNNAMED: Final = "value"
 """The variable name parsers use when the caller did not say which variable is parsed."""
@@ -127,55 +129,6 @@ class ConfigurationError(ValueError):
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-# Words that mark a driver option (a URL query option) as holding a secret: sslpassword.
-# Not a bare "key": sslkey names a file, which is worth showing.
-_SECRET_OPTION_WORDS: Final = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "api-key",
-    "access_key",
-    "private_key",
-)
-
-
-def is_secret_option(name: str) -> bool:
-    """Whether the driver option *name* (``sslpassword``, ``api-key``) holds a secret.
-
-    The one rule for every place that shows options: masked URLs, the ``DB_*``
-    lines that replace a URL, the CLI's ``show`` and the log redaction.
-    """
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_OPTION_WORDS)
-
-
-def mask(value: object) -> str:
-    """Return the placeholder shown instead of a secret value (empty stays visibly empty).
-
-    *value* may be a plain value or a pydantic ``SecretStr``.
-    """
-    reveal = getattr(value, "get_secret_value", None)
-    plain = reveal() if callable(reveal) else value
-    return _MASK if plain not in (None, "") else "''"
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each non-empty secret in *text* with a mask.
-
-    Longer secrets are replaced first, so a secret that contains another is not
-    left half visible. The percent-encoded forms are replaced too, since that is
-    how a password appears inside a URL.
-    """
-    forms = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
-    for secret in sorted(forms, key=len, reverse=True):
-        text = text.replace(secret, _MASK)
-    return text
 
 
 def suggest_variable(name: str, known: Iterable[str], *, cutoff: float = 0.8) -> str | None:

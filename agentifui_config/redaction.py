@@ -2,7 +2,8 @@
 
 It needs no logging set-up: :mod:`agentifui_config.logging` puts it in every
 line's processor chain, and a host with its own structlog configuration can add
-it to its chain. Masks use :func:`agentifui_config.errors.mask`'s placeholder.
+it to its chain. Which keys are secret, and the mask, come from
+:mod:`agentifui_config.secrecy`, the rule every other place follows too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
 
-from agentifui_config.errors import is_secret_option, mask, scrub
+from agentifui_config.secrecy import (
+    SECRET_NAME_PARTS,
+    mask,
+    name_pattern,
+    scrub,
+    settings_secrets,
+)
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, WrappedLogger
@@ -24,27 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SECRET_KEY_PARTS", "RedactSecrets"]
 
-SECRET_KEY_PARTS: Final = (
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "token",
-    "api_key",
-    "access_key",
-    "private_key",
-    "authorization",
-    "bearer",
-    "cookie",
-    "credential",
-    "session_id",
-    "dsn",
-    "database_url",
-    "connection_string",
-    "jwt",
-)
-"""Parts of key names whose values are masked; any case, and ``_`` matches ``-`` or nothing."""
+SECRET_KEY_PARTS: Final = SECRET_NAME_PARTS
+"""Parts of key names whose values are masked; the same as ``secrecy.SECRET_NAME_PARTS``."""
 
 _MAX_DEPTH: Final = 8
 _CACHED_KEYS: Final = 1024
@@ -100,7 +88,7 @@ class RedactSecrets:
         self._secrets = tuple(sorted({v for s in plain for v in _spellings(s)}, key=len)[::-1])
         self._extra_keys = tuple(k for k in extra_secret_keys if k.strip("_- "))
         parts = (*SECRET_KEY_PARTS, *self._extra_keys)
-        keys = "|".join(_key_pattern(p) for p in parts)
+        keys = name_pattern(parts)
         self._secret_key = re.compile(keys, re.IGNORECASE)
         # key=value, or a quoted key and a colon ("key": value); a bare "KEY: text"
         # is prose, like the library's own "SECRET_KEY: is too short" findings.
@@ -123,21 +111,19 @@ class RedactSecrets:
         extra_secrets: Iterable[str | SecretStr | None] = (),
         extra_secret_keys: Iterable[str] = (),
     ) -> RedactSecrets:
-        """The redactor for *settings*: ``SECRET_KEY``, ``DB_PASSWORD`` and ``DATABASE_URL`` masked.
+        """The redactor for *settings*: each value ``secrecy.settings_secrets()`` names is masked.
 
-        Of ``DATABASE_URL``, the password and secret query options are masked,
-        so a logged URL still names its host and database.
+        That is ``SECRET_KEY``, ``DB_PASSWORD``, the secret ``DB_OPTIONS`` and,
+        of ``DATABASE_URL``, the password and secret query options, so a logged
+        URL still names its host and database.
 
         Args:
             settings: The configuration whose secret values are masked.
             extra_secrets: Further values to mask (an API key the service holds).
             extra_secret_keys: Further key name parts whose values are masked.
         """
-        database = settings.database
-        options = [v for k, v in database.options.items() if is_secret_option(k)]
-        url = _url_secrets(_reveal(settings.database_url))
-        values = [settings.secret_key, database.password, *options, *url]
-        return cls([*values, *extra_secrets], extra_secret_keys=extra_secret_keys)
+        values = [*settings_secrets(settings), *extra_secrets]
+        return cls(values, extra_secret_keys=extra_secret_keys)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         """Mask the secrets in *event_dict*, in place, and return it."""
@@ -244,26 +230,10 @@ def _spellings(secret: str) -> set[str]:
     }
 
 
-def _key_pattern(part: str) -> str:
-    """A regex for *part* in which ``_`` matches ``_``, ``-`` or nothing."""
-    return "[_-]?".join(re.escape(word) for word in part.replace("-", "_").split("_"))
-
-
 def _key_spellings(part: str) -> set[str]:
     """How *part* can be written in a key, lower-cased: ``api_key``, ``api-key``, ``apikey``."""
     words = part.lower().replace("-", "_").split("_")
     return {separator.join(words) for separator in ("_", "-", "")}
-
-
-def _url_secrets(url: str) -> list[str]:
-    """The password of *url*, as written and decoded, and its secret query values."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password or ""
-    except ValueError:  # not a URL: the whole text is the secret
-        return [url]
-    options = [v for k, v in parse_qsl(parts.query) if is_secret_option(k)]
-    return [password, unquote(password), *options]
 
 
 def _is_plain_scalar(value: object) -> bool:

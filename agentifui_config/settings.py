@@ -34,6 +34,7 @@ from agentifui_config.errors import (
 from agentifui_config.misnames import misnamed_variables
 from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
 from agentifui_config.policies import evaluate
+from agentifui_config.secrecy import HIDDEN_VARIABLES
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources_for
 
 __all__ = [
@@ -50,9 +51,6 @@ _LOG = logging.getLogger("agentifui_config")
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
-
-# Variables whose value an error never shows. DB_OPTIONS may hold sslpassword.
-_SECRET_VARIABLES: Final = frozenset({"SECRET_KEY", "DB_PASSWORD", "DATABASE_URL", "DB_OPTIONS"})
 
 
 class EnvironmentSettings(BaseSettings):
@@ -265,7 +263,7 @@ def _findings_of(exc: Exception) -> list[Finding]:
         return list(exc.findings)
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False)
-        return findings_from_errors(errors, _variable, _SECRET_VARIABLES, _remedies())
+        return findings_from_errors(errors, _variable, HIDDEN_VARIABLES, _remedies())
     return [Finding("configuration", "a value could not be decoded", str(exc))]
 
 

@@ -28,6 +28,7 @@ from pydantic_settings import (
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.parsing import parse_database_url
+from agentifui_config.secrecy import SECRET_VARIABLES
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -38,8 +39,8 @@ __all__ = ["FILE_SUFFIX", "SECRET_FILE_VARIABLES", "Origin", "sources_for", "val
 FILE_SUFFIX: Final = "_FILE"
 """Appended to a secret variable's name to give the variable naming its file."""
 
-SECRET_FILE_VARIABLES: Final = ("DB_PASSWORD", "SECRET_KEY", "DATABASE_URL")
-"""The variables that may be given as ``<VAR>_FILE``."""
+SECRET_FILE_VARIABLES: Final = SECRET_VARIABLES
+"""The variables that may be given as ``<VAR>_FILE``: the secret ones."""
 
 # Where each secret variable's value goes in the settings' input.
 _SECRET_TARGETS: Final[Mapping[str, tuple[str, ...]]] = {

@@ -132,7 +132,7 @@ class TestNoPasswordAnywhere:
         finally:
             await manager.dispose()
         assert shown == f"ConnectionManager({role_config.masked_url!r}, checked_out=1)"
-        assert f"//{role_config.username}:***@" in shown
+        assert f"//{role_config.username}:**********@" in shown
         assert _leaks([shown, repr(manager)]) == []
 
     async def test_refused_login_is_unhealthy(

@@ -392,22 +392,22 @@ class TestDatabaseConfigURL:
         assert (url.username, url.password, url.database) == ("app", "s3cret-pw", "billing")
 
     def test_masked_url_hides_the_password(self) -> None:
-        """The masked URL shows where the database is, and *** for the password."""
+        """The masked URL shows where the database is, and the mask for the password."""
         cfg = DatabaseConfig(host="db", username="app", password="s3cret-pw")
-        assert cfg.masked_url == "postgresql+asyncpg://app:***@db:5432/postgres"
+        assert cfg.masked_url == "postgresql+asyncpg://app:**********@db:5432/postgres"
 
     def test_masked_url_hides_every_secret_option(self) -> None:
         """Options named for a secret, key or token are masked, as the log redaction masks them."""
         cfg = DatabaseConfig(host="db", options={"api_key": "k-123", "client_secret": "s-456"})
         assert "k-123" not in cfg.masked_url
         assert "s-456" not in cfg.masked_url
-        assert "api_key=***" in cfg.masked_url
+        assert "api_key=**********" in cfg.masked_url
 
     def test_masked_url_hides_password_options(self) -> None:
         """An option holding a password (libpq's sslpassword) is masked too."""
         cfg = DatabaseConfig(host="db", options={"sslpassword": "k3y-pw", "sslcert": "/c.pem"})
         assert cfg.masked_url == (
-            "postgresql+asyncpg://postgres@db:5432/postgres?sslcert=%2Fc.pem&sslpassword=***"
+            "postgresql+asyncpg://postgres@db:5432/postgres?sslcert=%2Fc.pem&sslpassword=**********"
         )
         assert "sslpassword=k3y-pw" in cfg.url
 
@@ -425,8 +425,8 @@ class TestDatabaseConfigURL:
     def test_repr_and_str_show_the_masked_url(self) -> None:
         """repr() and str() show the masked URL, so logging a config is safe."""
         cfg = DatabaseConfig(host="db", username="app", password="s3cret-pw")
-        assert repr(cfg) == "DatabaseConfig('postgresql+asyncpg://app:***@db:5432/postgres')"
-        assert str(cfg) == "postgresql+asyncpg://app:***@db:5432/postgres"
+        assert repr(cfg) == "DatabaseConfig('postgresql+asyncpg://app:**********@db:5432/postgres')"
+        assert str(cfg) == "postgresql+asyncpg://app:**********@db:5432/postgres"
 
     def test_signatures(self) -> None:
         """The URL forms have the documented types."""

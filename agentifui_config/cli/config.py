@@ -21,18 +21,16 @@ from agentifui_config.cli.commands import Command, CommandError, ExitCode, add_e
 from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import env_file_path, environment_value, load
-from agentifui_config.errors import ConfigurationError, Finding, Severity, is_secret_option, mask
+from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url
+from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
-from agentifui_config.sources import SECRET_FILE_VARIABLES, Origin, value_origins
+from agentifui_config.sources import Origin, value_origins
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
 
 __all__ = ["CHECK", "CONVERT_URL", "SHOW"]
-
-# Its key rule only: a key is secret where the log redaction would mask its value.
-
 
 # ---------------------------------------------------------------------------- check
 
@@ -128,9 +126,9 @@ def _row(settings: EnvironmentSettings, name: str, origin: Origin) -> _Row:
         else getattr(settings.database, field.removeprefix("db_"))
     )
     secret = (
-        name in SECRET_FILE_VARIABLES
+        name in SECRET_VARIABLES
         or isinstance(value, SecretStr)
-        or (isinstance(value, dict) and any(map(is_secret_option, value)))
+        or (isinstance(value, dict) and any(map(is_secret_name, value)))
     )
     source = "generated" if name == "SECRET_KEY" and settings.secret_key_generated else origin.value
     return _Row(name, _shown(value, secret=secret), source, secret)
@@ -141,7 +139,7 @@ def _shown(value: object, *, secret: bool) -> object:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {key: mask(item) if is_secret_option(key) else item for key, item in value.items()}
+        return {key: mask(item) if is_secret_name(key) else item for key, item in value.items()}
     if secret:
         return "" if isinstance(value, SecretStr) and not value.get_secret_value() else mask(value)
     if isinstance(value, enum.Enum):

@@ -5,7 +5,7 @@ What the commands print is built from the library's masked forms (``mask()``,
 it is: scrubbing it again would mangle it wherever a short secret happens to be
 an ordinary word (a password ``postgres`` inside ``postgresql+asyncpg``). Only
 text the library did not make, an unexpected error and its traceback, passes
-through :func:`agentifui_config.errors.scrub` with every secret the command has
+through :func:`agentifui_config.secrecy.scrub` with every secret the command has
 seen. Colour is used only on a terminal, and never when ``NO_COLOR`` is set.
 """
 
@@ -17,7 +17,8 @@ import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, TextIO
 
-from agentifui_config.errors import Finding, Severity, scrub
+from agentifui_config.errors import Finding, Severity
+from agentifui_config.secrecy import scrub
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

@@ -2,12 +2,14 @@
 
 :func:`load` reads the settings as the service would, without the log lines
 and deprecation warnings loading emits (the commands report those findings
-themselves), and hands every secret it saw to the console to mask.
+themselves), and hands every secret it saw to the console to mask: which values
+are secret is :mod:`agentifui_config.secrecy`'s rule, as everywhere else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -17,9 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
 from agentifui_config.errors import ConfigurationError, Finding, Severity
-from agentifui_config.parsing import parse_database_url
+from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, settings_secrets, url_secrets
 from agentifui_config.settings import EnvironmentSettings, configuration_warnings, load_settings
-from agentifui_config.sources import SECRET_FILE_VARIABLES
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
@@ -79,7 +80,7 @@ def load(
     console.protect(*_raw_secrets(path))
     with _quiet():
         settings = load_settings(path, **overrides)
-    console.protect(settings.secret_key, settings.database.password, settings.database_url)
+    console.protect(*settings_secrets(settings))
     found = configuration_warnings(settings, path)
     if settings.database_url is not None:
         found.append(_LEGACY_URL)
@@ -95,7 +96,8 @@ def _raw_secrets(env_file: Path | None) -> list[str]:
     """The secret values as given in the environment and the ``.env`` file, before any parsing.
 
     Protected before loading, so that even an error that echoed a value it
-    failed to parse would be masked.
+    failed to parse would be masked. That is each secret variable's value, the
+    password and secret options of one that is a URL, and the secret ``DB_OPTIONS``.
     """
     sources = [EnvSettingsSource(EnvironmentSettings).env_vars]
     if env_file is not None:
@@ -103,16 +105,27 @@ def _raw_secrets(env_file: Path | None) -> list[str]:
     values = [
         value
         for env_vars in sources
-        for name in SECRET_FILE_VARIABLES
+        for name in SECRET_VARIABLES
         if (value := env_vars.get(name.lower()))
     ]
-    return values + [password for value in values if (password := _url_password(value))]
+    options = [
+        secret
+        for env_vars in sources
+        if (text := env_vars.get("db_options"))
+        for secret in _secret_options(text)
+    ]
+    return [*values, *(s for value in values for s in url_secrets(value)), *options]
 
 
-def _url_password(value: str) -> str | None:
-    with contextlib.suppress(ConfigurationError):
-        return parse_database_url(value).get("password")
-    return None
+def _secret_options(text: str) -> list[str]:
+    """The secret option values in a raw ``DB_OPTIONS`` JSON object; all of it if unreadable."""
+    try:
+        options = json.loads(text)
+    except (ValueError, RecursionError):
+        return [text]
+    if not isinstance(options, dict):
+        return [text]
+    return [str(value) for key, value in options.items() if is_secret_name(str(key))]
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
 from agentifui_config.environment import Environment
 from agentifui_config.policies import RULES, Rule
+from agentifui_config.secrecy import SECRET_VARIABLES
 from agentifui_config.settings import EnvironmentSettings, variable_names
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
 
@@ -113,7 +114,7 @@ def _describe(name: str) -> _Variable:
             name, f"A file holding {base}, read instead of {base} itself.", None, False
         )
     default = field.get_default(call_default_factory=True)
-    secret = name in SECRET_FILE_VARIABLES or isinstance(default, SecretStr)
+    secret = name in SECRET_VARIABLES or isinstance(default, SecretStr)
     return _Variable(name, field.description or "", default, secret)
 
 

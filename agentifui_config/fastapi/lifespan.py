@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from agentifui_config.connection import ConnectionManager
-from agentifui_config.errors import ConfigurationError, scrub
+from agentifui_config.errors import ConfigurationError
 from agentifui_config.fastapi.dependencies import DATABASE_STATE, SETTINGS_STATE
+from agentifui_config.secrecy import scrub, settings_secrets
 from agentifui_config.settings import EnvironmentSettings, get_settings
 
 if TYPE_CHECKING:
@@ -186,12 +187,12 @@ def _refused(
 ) -> None:
     # No traceback: the server prints it once when the start fails; the log
     # line is for aggregators. A ConfigurationError's report never holds a
-    # secret; any other error's text is scrubbed of the database password.
+    # secret; any other error's text is scrubbed of the settings' secrets.
     if isinstance(exc, ConfigurationError):
         report, variables = str(exc), list(exc.variables)
     else:
-        password = settings.database.password.get_secret_value() if settings else ""
-        report, variables = scrub(f"{type(exc).__name__}: {exc}", [password]), []
+        report = scrub(f"{type(exc).__name__}: {exc}", settings_secrets(settings))
+        variables = []
     _LOG.error(
         "startup failed, %s:\n%s",
         what,

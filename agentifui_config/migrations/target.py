@@ -18,8 +18,8 @@ from sqlalchemy.pool import NullPool
 from agentifui_config.connection import ConnectionManager
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.engine import create_engine_for
-from agentifui_config.errors import scrub
 from agentifui_config.migrations.scripts import MigrationError
+from agentifui_config.secrecy import scrub, scrub_config, url_secrets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -86,12 +86,10 @@ def database_url(target: MigrationTarget) -> URL:
 
 
 def scrubbed(text: str, target: MigrationTarget) -> str:
-    """*text* with *target*'s password masked, for errors and health reports."""
+    """*text* with *target*'s password and secret options masked, for errors and health reports."""
     if isinstance(target, AsyncConnection):
-        password = target.engine.url.password
-        return scrub(text, [password] if password else [])
-    config = _config_of(target)
-    return scrub(text, [config.password.get_secret_value()] if config else [])
+        return scrub(text, url_secrets(target.engine.url.render_as_string(hide_password=False)))
+    return scrub_config(text, _config_of(target))
 
 
 def refuse_pgbouncer(target: MigrationTarget) -> None:

@@ -32,7 +32,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from agentifui_config.database import DatabaseConfig
-from agentifui_config.errors import ConfigurationError, scrub
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.secrecy import scrub_config
 from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
 from agentifui_config.testing._loop import run_coroutine
 
@@ -302,7 +303,7 @@ def _check_server(server: PostgresServer) -> None:
     try:
         version = run_coroutine(lambda: _server_version(admin))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        reason = scrub(str(exc) or type(exc).__name__, [admin.password.get_secret_value()])
+        reason = scrub_config(str(exc) or type(exc).__name__, admin)
         raise PostgresUnavailableError(
             f"{where} cannot be reached: {reason}", variable=URL_VARIABLE, remedy=remedy
         ) from None

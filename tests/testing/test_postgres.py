@@ -213,7 +213,7 @@ class TestStartServer:
         monkeypatch.setenv(URL_VARIABLE, "postgresql://app:hunter2@127.0.0.1:1/postgres")
         with pytest.raises(PostgresUnavailableError, match="cannot be reached") as info:
             start_server()
-        assert "app:***@127.0.0.1:1" in str(info.value)
+        assert "app:**********@127.0.0.1:1" in str(info.value)
         assert "hunter2" not in str(info.value)
 
     def test_neither_server_available(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,7 +311,7 @@ class TestPostgresServer:
         admin = DatabaseConfig.from_url("postgresql://app:hunter2@db.internal:5432/postgres")
         server = PostgresServer(admin)
         assert repr(server) == (
-            "PostgresServer('postgresql+asyncpg://app:***@db.internal:5432/postgres',"
+            "PostgresServer('postgresql+asyncpg://app:**********@db.internal:5432/postgres',"
             " embedded=False)"
         )
         assert "hunter2" not in repr(server.admin_url)
