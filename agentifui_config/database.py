@@ -32,11 +32,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
-from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, is_secret_name, mask
+from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
 
 __all__ = [
     "DB_PREFIX",
-    "REVEAL_SECRETS",
     "URL_FIELDS",
     "DatabaseConfig",
     "SSLMode",
@@ -55,14 +54,6 @@ URL_FIELDS: Final = frozenset(
 _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # What Kubernetes puts in DB_PORT for a Service named "db" (its docker-link variables).
 _SERVICE_LINK: Final = re.compile(r"\s*tcp://[^\s/]+:\d+\s*")
-
-REVEAL_SECRETS: Final = "reveal_secrets"
-"""The serialisation context key that makes a dump hold the real secret values.
-
-``config.model_dump_json(context={REVEAL_SECRETS: True})`` (or ``model_dump``)
-gives the password and secret options in clear, for handing a configuration to
-another process or engine; without it they are masked.
-"""
 
 
 class SSLMode(enum.StrEnum):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HIDDEN_VARIABLES",
     "MASK",
+    "REVEAL_SECRETS",
     "SECRET_NAME_PARTS",
     "SECRET_VARIABLES",
     "config_secrets",
@@ -35,6 +36,14 @@ __all__ = [
 
 MASK: Final = "**********"
 """What is shown in place of a secret value, everywhere; pydantic's ``SecretStr`` shows the same."""
+
+REVEAL_SECRETS: Final = "reveal_secrets"
+"""The serialisation context key that makes a dump hold the real secret values.
+
+``config.model_dump_json(context={REVEAL_SECRETS: True})`` (or ``model_dump``)
+gives a :class:`~agentifui_config.DatabaseConfig`'s password and secret options
+in clear, to hand the configuration to another process; without it they are masked.
+"""
 
 SECRET_VARIABLES: Final = ("DB_PASSWORD", "SECRET_KEY", "DATABASE_URL")
 """The variables whose whole value is a secret; each may also be given as ``<VAR>_FILE``."""
