@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from agentifui_config import DatabaseConfig, EnvironmentSettings, load_settings
-from agentifui_config.errors import mask
 from agentifui_config.redaction import SECRET_KEY_PARTS, RedactSecrets
+from agentifui_config.secrecy import mask
 
 # Settings come from arguments only: none of our variables (nor look-alikes) is set.
 pytestmark = pytest.mark.usefixtures("clean_env")
