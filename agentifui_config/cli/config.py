@@ -23,7 +23,7 @@ from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import env_file_path, environment_value, load
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url
-from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask
+from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
 from agentifui_config.sources import Origin, value_origins
 
@@ -226,8 +226,8 @@ def _convert_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _convert(args: argparse.Namespace, console: Console) -> int:
     url = _given_url(args.url)
+    console.protect(url, *url_secrets(url))
     password = parse_database_url(url).get("password")
-    console.protect(url, password)
     for line in replacement_lines(url, show_password=args.show_password):
         name, _, text = line.partition("=")
         console.out(env_line(name, text))
