@@ -6,6 +6,7 @@ Each rule here used to be decided in several places that disagreed; the
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any, Final, assert_type
 
@@ -14,7 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from agentifui_config import DatabaseConfig, EnvironmentSettings, load_settings
+from agentifui_config import (
+    ConfigurationError,
+    DatabaseConfig,
+    EnvironmentSettings,
+    load_settings,
+)
+from agentifui_config.cli.console import Console
+from agentifui_config.cli.loading import load
 from agentifui_config.database import replacement_lines
 from agentifui_config.migrations.target import scrubbed
 from agentifui_config.redaction import SECRET_KEY_PARTS, RedactSecrets
@@ -223,6 +231,27 @@ class TestOneRule:
         text = f"failed: {_PASSWORD} {_OPTION_VALUE}"
         assert scrub_config(text, config) == f"failed: {MASK} {MASK}"
         assert scrubbed(text, config) == f"failed: {MASK} {MASK}"
+
+
+class TestCliProtects:
+    def test_every_secret_the_rule_names(self, clean_env: pytest.MonkeyPatch) -> None:
+        """The CLI masks secret options of DB_OPTIONS and DATABASE_URL, not only passwords."""
+        clean_env.setenv("DB_PASSWORD", _PASSWORD)
+        clean_env.setenv("SECRET_KEY", _KEY)
+        clean_env.setenv("DB_OPTIONS", f'{{"sslpassword": "{_OPTION_VALUE}", "sslcert": "/c"}}')
+        clean_env.setenv("DATABASE_URL", "postgresql://u:url-pw@h/db?api_token=url-opt")
+        console = Console(io.StringIO(), io.StringIO(), colour=False)
+        load(console, None)  # quietly: the CLI reports the deprecation itself
+        assert {_PASSWORD, _KEY, _OPTION_VALUE, "url-pw", "url-opt"} <= console.secrets
+        assert "/c" not in console.secrets
+
+    def test_options_that_fail_to_load(self, clean_env: pytest.MonkeyPatch) -> None:
+        """A DB_OPTIONS that is refused still has its secret options masked."""
+        clean_env.setenv("DB_OPTIONS", f'{{"sslpassword": "{_OPTION_VALUE}", "host": "x"}}')
+        console = Console(io.StringIO(), io.StringIO(), colour=False)
+        with pytest.raises(ConfigurationError, match="DB_OPTIONS"):
+            load(console, None)
+        assert _OPTION_VALUE in console.secrets
 
 
 class TestDatabaseConfigDumps:
