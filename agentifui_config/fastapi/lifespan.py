@@ -191,8 +191,7 @@ def _refused(
     if isinstance(exc, ConfigurationError):
         report, variables = str(exc), list(exc.variables)
     else:
-        report = scrub(f"{type(exc).__name__}: {exc}", settings_secrets(settings))
-        variables = []
+        report, variables = scrub(f"{type(exc).__name__}: {exc}", settings_secrets(settings)), []
     _LOG.error(
         "startup failed, %s:\n%s",
         what,
