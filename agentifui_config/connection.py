@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.ext.asyncio import (
@@ -30,10 +29,16 @@ from agentifui_config.errors import ConfigurationError
 from agentifui_config.health import (
     ConnectionPoolInfo,
     DatabaseHealthInfo,
-    HealthStatus,
     MigrationStatus,
 )
-from agentifui_config.probing import health_warnings, migration_error, probe_database, within
+from agentifui_config.probing import (
+    SharedProbe,
+    answered,
+    migration_error,
+    probe_database,
+    unanswered,
+    within,
+)
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
@@ -110,6 +115,8 @@ class ConnectionManager:
             ("sessions_opened", "sessions_failed", "health_checks", "connect_attempts"), 0
         )
         self._last_health_ms: float | None = None
+        self._probe: SharedProbe[DatabaseHealthInfo] = SharedProbe()
+        self._side_slot = asyncio.Lock()
 
     def _count_attempt(self) -> None:
         self._counters["connect_attempts"] += 1
@@ -304,54 +311,46 @@ class ConnectionManager:
 
         A server that accepts the connection and then says nothing, or a pool
         with every connection lent out, cannot make it wait longer than
-        *timeout*: a saturated pool is probed on a connection of its own.
+        *timeout*: a saturated pool is probed on a connection of its own, and
+        never more than one. Concurrent calls share the probe in flight, each
+        waiting at most its own *timeout*; a caller that is cancelled leaves
+        it running for the others.
 
         Returns:
-            ``STARTING`` before initialize; ``HEALTHY``; ``DEGRADED`` when slow,
-            when the pool is saturated or a warning stands; ``UNHEALTHY`` when
-            the database cannot be reached or the probe fails.
+            ``STARTING`` before initialize; ``HEALTHY``; ``DEGRADED`` when slow
+            or when the pool is saturated; ``UNHEALTHY`` when the database cannot
+            be reached, the probe fails, or the migrations are not ready
+            (:attr:`MigrationStatus.health`).
         """
         if self._engine is None or self._config is None:
             return DatabaseHealthInfo.starting()
+        started = time.perf_counter()
+        outcome = await self._probe.join(lambda: self._check(timeout), timeout)
+        if isinstance(outcome, BaseException):
+            pool = self.pool_status if self.is_initialized else None
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
+        return outcome
+
+    async def _check(self, timeout: float) -> DatabaseHealthInfo:  # noqa: ASYNC109
+        """One probe of the database and its migrations, shared by concurrent health checks."""
+        config = self._config
+        assert config is not None  # health_check() starts a probe only while initialized
         self._counters["health_checks"] += 1
         self._tracker.report_leaks()
         pool = self.pool_status
-        engine = self._side(self._config) if pool.saturated else self._engine
+        if pool.saturated:
+            work = probe_database(self._side(config), self._side_slot)
+        else:
+            work = probe_database(self.engine)
         started = time.perf_counter()
-        outcome = await within(timeout, probe_database(engine))
+        outcome = await within(timeout, work)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._last_health_ms = elapsed_ms
         if isinstance(outcome, BaseException):
-            return self._unhealthy(outcome, timeout, pool, elapsed_ms)
+            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
         migrations = await self._migration_status(timeout - elapsed_ms / 1000)
-        warnings = health_warnings(elapsed_ms, self.slow_threshold_ms, pool, migrations)
-        return DatabaseHealthInfo(
-            status=HealthStatus.DEGRADED if warnings else HealthStatus.HEALTHY,
-            connected=True,
-            response_time_ms=round(elapsed_ms, 3),
-            version=outcome[0],
-            database_name=outcome[1],
-            connection_pool=pool,
-            migration_status=migrations,
-            warnings=tuple(warnings),
-            checked_at=datetime.now(UTC),
-        )
-
-    def _unhealthy(
-        self, error: BaseException, timeout: float, pool: ConnectionPoolInfo, elapsed_ms: float
-    ) -> DatabaseHealthInfo:
-        if isinstance(error, TimeoutError):
-            reason = f"the database did not answer within {timeout:g} s"
-        else:
-            reason = f"{type(error).__name__}: {self._scrub(str(error))}"
-        return DatabaseHealthInfo(
-            status=HealthStatus.UNHEALTHY,
-            connected=False,
-            response_time_ms=round(elapsed_ms, 3),
-            connection_pool=pool,
-            errors=(reason,),
-            checked_at=datetime.now(UTC),
-        )
+        return answered(outcome, elapsed_ms, self.slow_threshold_ms, pool, migrations)
 
     async def _migration_status(self, budget: float) -> MigrationStatus:
         if self.migration_probe is None:
@@ -362,7 +361,7 @@ class ConnectionManager:
         return outcome
 
     def _side(self, config: DatabaseConfig) -> AsyncEngine:
-        """An unpooled engine for probing while the pool is saturated."""
+        """An unpooled engine for probing while the pool is saturated, one connection at a time."""
         if self._side_engine is None:
             self._side_engine = create_engine_for(config, poolclass=NullPool)
         return self._side_engine

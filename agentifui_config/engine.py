@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -16,6 +16,8 @@ from agentifui_config.errors import ConfigurationError
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import ExceptionContext
+
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["DatabaseUnavailableError", "create_engine_for", "wait_until_ready"]
@@ -51,7 +53,28 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
     if options.get("poolclass") is NullPool:
         for key in _POOL_ONLY:
             options.pop(key)
-    return create_async_engine(config.sqlalchemy_url, **options)
+    engine = create_async_engine(config.sqlalchemy_url, **options)
+    event.listen(engine.sync_engine, "handle_error", _cut_timed_out)
+    return engine
+
+
+def _cut_timed_out(context: ExceptionContext) -> None:
+    """Cut the connection of a command that timed out, so the query fails at the timeout.
+
+    SQLAlchemy discards such a connection by closing it gracefully, which waits
+    up to 2 s more for a server that went silent. Cut at once, the graceful
+    close finds it closed and returns. The server is not sent a cancel: it ends
+    the statement when it notices the client is gone, or at its statement timeout.
+    """
+    if not isinstance(context.original_exception, TimeoutError) or context.connection is None:
+        return
+    try:
+        driver = context.connection.connection.driver_connection
+    except Exception:  # the connection is gone already: nothing left to cut
+        return
+    terminate = getattr(driver, "terminate", None)  # asyncpg's; psycopg has no command timeout
+    if callable(terminate):
+        terminate()
 
 
 async def wait_until_ready(

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "ConnectionPoolInfo",
@@ -134,6 +134,18 @@ class MigrationState(enum.StrEnum):
     ERROR = "error"
 
 
+# The one verdict on migrations: the schema is known to match the code, or it is not.
+# Pending revisions, a revision the scripts do not know, several heads and an unreadable
+# state all leave the service running on a schema nobody vouched for: not ready.
+_MIGRATION_HEALTH: Final = {
+    MigrationState.NOT_CONFIGURED: HealthStatus.HEALTHY,
+    MigrationState.UP_TO_DATE: HealthStatus.HEALTHY,
+    MigrationState.PENDING: HealthStatus.UNHEALTHY,
+    MigrationState.UNKNOWN_REVISION: HealthStatus.UNHEALTHY,
+    MigrationState.ERROR: HealthStatus.UNHEALTHY,
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MigrationStatus:
     """The database's migration revisions compared with the scripts' heads.
@@ -154,9 +166,18 @@ class MigrationStatus:
     error: str | None = None
 
     @property
+    def health(self) -> HealthStatus:
+        """The health this status gives the service: ``HEALTHY`` when ready, else ``UNHEALTHY``.
+
+        The manager's health check, the FastAPI health endpoints and the CLI's
+        ``doctor`` all take their migration verdict from here.
+        """
+        return _MIGRATION_HEALTH[self.state]
+
+    @property
     def is_ready(self) -> bool:
-        """Whether the schema lets the service run: up to date, or migrations not in use."""
-        return self.state in (MigrationState.UP_TO_DATE, MigrationState.NOT_CONFIGURED)
+        """Whether the service can take traffic on this schema: up to date, or no migrations."""
+        return self.health.is_available
 
     @classmethod
     def not_configured(cls) -> MigrationStatus:

@@ -16,7 +16,14 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from connection_support import Proxy, admin_connection, free_port, managed, proxy_to
+from connection_support import (
+    Proxy,
+    admin_connection,
+    backend_states,
+    free_port,
+    managed,
+    proxy_to,
+)
 from sqlalchemy import text
 
 from agentifui_config import (
@@ -132,7 +139,7 @@ class TestDegraded:
         assert again.status is HealthStatus.DEGRADED
 
     async def test_pending_migrations(self, database_config: DatabaseConfig) -> None:
-        """A migration probe reporting pending revisions makes the database DEGRADED."""
+        """A migration probe reporting pending revisions makes the database UNHEALTHY."""
         pending = MigrationStatus(
             state=MigrationState.PENDING, head_revisions=("b2",), pending_revisions=("b2",)
         )
@@ -143,9 +150,11 @@ class TestDegraded:
 
         async with managed(database_config, migration_probe=probe) as manager:
             info = await manager.health_check()
-        assert info.status is HealthStatus.DEGRADED
+        assert info.status is HealthStatus.UNHEALTHY
+        assert info.connected
         assert info.migration_status == pending
-        assert info.warnings == ("migrations: pending",)
+        assert info.errors == ("migrations: pending",)
+        assert info.warnings == ()
 
     async def test_failing_migration_probe(self, database_config: DatabaseConfig) -> None:
         """A migration probe that raises gives an ERROR migration status with its message."""
@@ -155,7 +164,7 @@ class TestDegraded:
 
         async with managed(database_config, migration_probe=probe) as manager:
             info = await manager.health_check()
-        assert info.status is HealthStatus.DEGRADED
+        assert info.status is HealthStatus.UNHEALTHY
         assert info.connected
         assert info.migration_status.state is MigrationState.ERROR
         assert info.migration_status.error == "no alembic_version table"
@@ -172,10 +181,10 @@ class TestDegraded:
         async with managed(database_config, migration_probe=probe) as manager:
             info, elapsed = await _timed_health(manager, timeout=0.5)
         assert elapsed < 1.0
-        assert info.status is HealthStatus.DEGRADED
+        assert info.status is HealthStatus.UNHEALTHY
         assert info.migration_status.state is MigrationState.ERROR
         assert info.migration_status.error == "timed out"
-        assert info.warnings == ("migrations: error",)
+        assert info.errors == ("migrations: error",)
 
 
 class TestSlowNetwork:
@@ -384,12 +393,16 @@ class TestOutages:
 
 
 class TestCommandTimeout:
-    async def test_a_silent_server_cannot_hold_a_query_forever(
+    async def test_a_silent_server_fails_a_query_at_the_command_timeout(
         self, database_config: DatabaseConfig
     ) -> None:
-        """A query on a connection whose server went silent fails after DB_COMMAND_TIMEOUT."""
+        """A query on a connection whose server went silent fails at DB_COMMAND_TIMEOUT, not later.
+
+        Closing the broken connection gracefully would wait up to 2 s more; the
+        margin below is 1.5 s.
+        """
         async with proxy_to(database_config) as proxy:
-            config = _through(proxy.port, database_config, command_timeout=1, pool_pre_ping=False)
+            config = _through(proxy.port, database_config, command_timeout=3, pool_pre_ping=False)
             async with managed(config) as manager:
                 async with manager.session() as session:
                     assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
@@ -398,5 +411,104 @@ class TestCommandTimeout:
                 with pytest.raises(TimeoutError):
                     async with manager.session() as session:
                         await session.execute(_SELECT_ONE)
-                assert time.monotonic() - started < 5
+                assert time.monotonic() - started < 3 + 1.5
                 await proxy.restore()
+                async with manager.session() as session:
+                    assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+
+    async def test_a_slow_statement_fails_at_the_command_timeout(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """On a server that answers, a statement running past DB_COMMAND_TIMEOUT fails in time."""
+        config = database_config.model_copy(update={"command_timeout": 1})
+        async with managed(config) as manager:
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                async with manager.session() as session:
+                    await session.execute(text("SELECT pg_sleep(30)"))
+            assert time.monotonic() - started < 1 + 1.5
+            async with manager.session() as session:
+                assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+            assert manager.connection_count == 0
+
+
+class TestConcurrentChecks:
+    async def test_a_storm_on_a_saturated_pool_opens_one_connection(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
+    ) -> None:
+        """200 concurrent checks on a saturated pool share one probe on one extra connection."""
+        async with proxy_to(database_config) as proxy:
+            # Each round trip takes 0.2 s, so every connection opened is seen open.
+            config = _through(proxy.port, database_config, pool_size=2, max_overflow=0)
+            async with managed(config) as manager, contextlib.AsyncExitStack() as held:
+                for _ in range(2):
+                    session = await held.enter_async_context(manager.session())
+                    await session.execute(_SELECT_ONE)
+                before = manager.get_metrics()["health_checks"]
+                proxy.latency = 0.2
+                peak = 0
+
+                async def watch() -> None:
+                    nonlocal peak
+                    while True:
+                        peak = max(peak, len(await backend_states(postgres_server, config)))
+                        await asyncio.sleep(0.02)
+
+                watcher = asyncio.ensure_future(watch())
+                try:
+                    infos = await asyncio.gather(
+                        *(manager.health_check(timeout=10) for _ in range(200))
+                    )
+                finally:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+                proxy.latency = 0.0
+                after = manager.get_metrics()["health_checks"]
+        assert {info.status for info in infos} == {HealthStatus.DEGRADED}
+        assert all(info.connected for info in infos)
+        assert 2 <= peak <= config.pool_size + config.max_overflow + 1
+        assert isinstance(before, int)
+        assert after == before + 1
+
+    async def test_a_cancelled_caller_leaves_the_shared_probe_to_the_others(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """Cancelling one of two concurrent checks does not cancel the probe the other waits for."""
+        probes = 0
+
+        async def probe(manager: ConnectionManager) -> MigrationStatus:
+            nonlocal probes
+            probes += 1
+            await asyncio.sleep(0.3)
+            return MigrationStatus(state=MigrationState.UP_TO_DATE)
+
+        async with managed(database_config, migration_probe=probe) as manager:
+            cancelled = asyncio.ensure_future(manager.health_check(timeout=5))
+            waiting = asyncio.ensure_future(manager.health_check(timeout=5))
+            await asyncio.sleep(0.1)
+            cancelled.cancel()
+            info = await waiting
+            with contextlib.suppress(asyncio.CancelledError):
+                await cancelled
+        assert cancelled.cancelled()
+        assert info.status is HealthStatus.HEALTHY
+        assert info.migration_status.state is MigrationState.UP_TO_DATE
+        assert probes == 1
+
+    async def test_each_caller_keeps_its_own_budget(self, database_config: DatabaseConfig) -> None:
+        """A caller joining a longer check still answers within its own, shorter timeout."""
+
+        async def probe(manager: ConnectionManager) -> MigrationStatus:
+            await asyncio.sleep(1.0)
+            return MigrationStatus(state=MigrationState.UP_TO_DATE)
+
+        async with managed(database_config, migration_probe=probe) as manager:
+            patient = asyncio.ensure_future(manager.health_check(timeout=5))
+            await asyncio.sleep(0.05)
+            hurried, elapsed = await _timed_health(manager, timeout=0.3)
+            info = await patient
+        assert elapsed < 0.8
+        assert hurried.status is HealthStatus.UNHEALTHY
+        assert hurried.errors == ("the database did not answer within 0.3 s",)
+        assert info.status is HealthStatus.HEALTHY

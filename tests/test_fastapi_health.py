@@ -187,7 +187,7 @@ class TestMigrations:
             (MigrationState.UP_TO_DATE, "healthy", 200),
             (MigrationState.PENDING, "unhealthy", 503),
             (MigrationState.UNKNOWN_REVISION, "unhealthy", 503),
-            (MigrationState.ERROR, "degraded", 200),
+            (MigrationState.ERROR, "unhealthy", 503),
         ],
     )
     async def test_readiness_follows_the_migration_state(
@@ -197,7 +197,7 @@ class TestMigrations:
         component: str,
         http_status: int,
     ) -> None:
-        """Pending or unknown revisions make the service unready; a failed check only degrades."""
+        """Pending, unknown or unreadable migrations make the service unready."""
         app = _app(settings, ConnectionManager(migration_probe=_probe(state)))
         async with _serving(app) as client:
             report = await client.get("/health")

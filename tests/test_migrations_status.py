@@ -164,14 +164,14 @@ class TestMigrationProbe:
     async def test_health_check_reports_the_migration_status(
         self, fresh_database: DatabaseConfig
     ) -> None:
-        """A manager given the probe reports pending migrations as DEGRADED, then UP_TO_DATE."""
+        """A manager given the probe reports pending migrations as UNHEALTHY, then UP_TO_DATE."""
         manager = ConnectionManager(migration_probe=migration_probe(SAMPLE))
         await manager.initialize(fresh_database)
         try:
             pending = await manager.health_check()
-            assert pending.status is HealthStatus.DEGRADED
+            assert pending.status is HealthStatus.UNHEALTHY
             assert pending.migration_status.state is MigrationState.PENDING
-            assert "migrations: pending" in pending.warnings
+            assert pending.errors == ("migrations: pending",)
             await stamp(manager, SAMPLE, "c3")
             ready = await manager.health_check()
             assert ready.status is HealthStatus.HEALTHY

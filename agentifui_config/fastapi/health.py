@@ -7,13 +7,15 @@
 touches the database: it says the process answers, so an orchestrator does not
 restart a service whose database is down.
 
-Probe storms stay cheap: concurrent requests share one in-flight check, and
-its rendered answer is reused for a short time (``cache_ttl``).
+Probe storms stay cheap: concurrent requests share the manager's in-flight
+check (:meth:`ConnectionManager.health_check` does the sharing), and its
+rendered answer is reused for a short time (``cache_ttl``). The migrations
+component takes its status from :attr:`MigrationStatus.health`, the verdict
+the manager and the CLI's ``doctor`` use too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -26,7 +28,8 @@ from starlette.responses import Response
 from agentifui_config.connection import ConnectionManager
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.fastapi.dependencies import DATABASE_STATE
-from agentifui_config.health import DatabaseHealthInfo, HealthStatus, MigrationState
+from agentifui_config.health import DatabaseHealthInfo, HealthStatus
+from agentifui_config.probing import database_status
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,11 +44,6 @@ _NO_LIFESPAN: Final = (
     "create the app with FastAPI(lifespan=create_lifespan())"
 )
 _HIDDEN_ERROR: Final = "the database check failed"
-_MIGRATION_STATUS: Final = {
-    MigrationState.PENDING: HealthStatus.UNHEALTHY,
-    MigrationState.UNKNOWN_REVISION: HealthStatus.UNHEALTHY,
-    MigrationState.ERROR: HealthStatus.DEGRADED,
-}
 _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     503: {"description": "Starting or unhealthy: do not send traffic."}
 }
@@ -67,7 +65,7 @@ def health_router(
         timeout: Seconds a database check may take; keep it below the
             orchestrator's probe timeout.
         cache_ttl: Seconds a finished check answers further probes; 0 checks
-            every time (concurrent probes still share one check).
+            every time (concurrent probes still share the manager's check).
         expose_details: Show the database's host, port, name, user name, server
             version and error texts; off by default, since a health endpoint is
             often public. Pool numbers and warnings are always shown.
@@ -79,7 +77,7 @@ def health_router(
             or *timeout* is not positive or *cache_ttl* negative.
     """
     _check_arguments(prefix, timeout, cache_ttl)
-    check = _SharedCheck(timeout, cache_ttl, expose_details)
+    check = _CachedCheck(timeout, cache_ttl, expose_details)
     router = APIRouter(prefix=prefix, tags=list(tags), include_in_schema=include_in_schema)
 
     @router.get("", response_class=Response, responses=_RESPONSES)
@@ -134,22 +132,21 @@ class _Report:
     status: HealthStatus
     full: bytes
     brief: bytes
+    info: DatabaseHealthInfo | None = None
     manager: ConnectionManager | None = None
     expires: float = 0.0
 
 
-class _SharedCheck:
-    """One database check at a time, its report reused for *ttl* seconds."""
+class _CachedCheck:
+    """The manager's health check, its rendered answer reused for *ttl* seconds."""
 
     def __init__(self, timeout: float, ttl: float, expose: bool) -> None:
         self._timeout, self._ttl, self._expose = timeout, ttl, expose
         self._cached: _Report | None = None
-        self._running: asyncio.Task[_Report] | None = None
-        self._running_for: ConnectionManager | None = None
         self._no_manager = _render(None, DatabaseHealthInfo.starting(), expose)
 
     async def report(self, manager: ConnectionManager | None) -> _Report:
-        """The cached report, the one being made, or a new one: never two checks at once."""
+        """The cached report, or the one of the manager's check in flight or a new one."""
         if manager is None:
             return self._no_manager
         if not manager.is_initialized:
@@ -157,23 +154,14 @@ class _SharedCheck:
         cached = self._cached
         if cached is not None and cached.manager is manager and time.monotonic() < cached.expires:
             return cached
-        task = self._running
-        if task is None or self._running_for is not manager:
-            task = asyncio.ensure_future(self._check(manager))
-            self._running, self._running_for = task, manager
-            task.add_done_callback(self._finished)
-        # Shielded: a probe that gives up must not cancel the check others wait for.
-        return await asyncio.shield(task)
-
-    async def _check(self, manager: ConnectionManager) -> _Report:
+        # Concurrent callers get the same result from the manager's shared check: render it once.
         info = await manager.health_check(timeout=self._timeout)
+        cached = self._cached
+        if cached is not None and cached.info is info:
+            return cached
         report = _render(manager, info, self._expose, time.monotonic() + self._ttl)
         self._cached = report
         return report
-
-    def _finished(self, task: asyncio.Task[_Report]) -> None:
-        if self._running is task:
-            self._running = self._running_for = None
 
 
 def _render(
@@ -185,11 +173,12 @@ def _render(
     components = [_database(manager, info, expose)]
     if manager is not None and manager.migration_probe is not None:
         components.append(_migrations(info, expose))
-    status = HealthStatus.worst(*(HealthStatus(c["status"]) for c in components))
+    # The manager's verdict, migrations included: the components only break it down.
+    status = info.status
     checked_at = info.checked_at.isoformat()
     full = {"status": status.value, "checked_at": checked_at, "components": components}
     brief = {"status": status.value, "checked_at": checked_at}
-    return _Report(status, _dumps(full), _dumps(brief), manager, expires)
+    return _Report(status, _dumps(full), _dumps(brief), info, manager, expires)
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -209,17 +198,19 @@ def _database(
         details.update(database=info.database_name or config.database, version=info.version)
     return {
         "name": "database",
-        "status": info.status.value,
+        "status": database_status(info).value,
         "latency_ms": info.response_time_ms,
         "details": details,
     }
 
 
 def _errors(manager: ConnectionManager | None, info: DatabaseHealthInfo, expose: bool) -> list[str]:
+    # A database that answered has no error of its own: the migrations' is in their component.
+    errors = () if info.connected else info.errors
     if not expose:
         # Error texts may name hosts and addresses: only their existence is public.
-        return [_HIDDEN_ERROR] if info.errors else []
-    return [_NO_LIFESPAN] if manager is None else list(info.errors)
+        return [_HIDDEN_ERROR] if errors else []
+    return [_NO_LIFESPAN] if manager is None else list(errors)
 
 
 def _migrations(info: DatabaseHealthInfo, expose: bool) -> dict[str, Any]:
@@ -233,7 +224,7 @@ def _migrations(info: DatabaseHealthInfo, expose: bool) -> dict[str, Any]:
         details["error"] = _HIDDEN_ERROR
     return {
         "name": "migrations",
-        "status": _MIGRATION_STATUS.get(migrations.state, HealthStatus.HEALTHY).value,
+        "status": migrations.health.value,
         "latency_ms": None,
         "details": details,
     }
