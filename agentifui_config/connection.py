@@ -54,6 +54,9 @@ _LOG = logging.getLogger("agentifui_config.connection")
 # Seconds dispose() lets the server see idle connections off before cutting them.
 _CLOSE_WAIT: Final = 2.0
 
+# Seconds a shared health check leaves between its own end and its starter's budget.
+_HANDOVER: Final = 0.05
+
 # What get_metrics() reports for the pool before initialize and after dispose.
 _NO_POOL: Final = ConnectionPoolInfo(
     pool_size=0,
@@ -343,13 +346,15 @@ class ConnectionManager:
             work = probe_database(self._side(config), self._side_slot)
         else:
             work = probe_database(self.engine)
+        # Ends a little before its starter's budget, so the starter gets its result.
+        budget = timeout - min(_HANDOVER, timeout / 10)
         started = time.perf_counter()
-        outcome = await within(timeout, work)
+        outcome = await within(budget, work)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._last_health_ms = elapsed_ms
         if isinstance(outcome, BaseException):
             return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
-        migrations = await self._migration_status(timeout - elapsed_ms / 1000)
+        migrations = await self._migration_status(budget - elapsed_ms / 1000)
         return answered(outcome, elapsed_ms, self.slow_threshold_ms, pool, migrations)
 
     async def _migration_status(self, budget: float) -> MigrationStatus:

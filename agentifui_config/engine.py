@@ -54,26 +54,42 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
         for key in _POOL_ONLY:
             options.pop(key)
     engine = create_async_engine(config.sqlalchemy_url, **options)
-    event.listen(engine.sync_engine, "handle_error", _cut_timed_out)
+    event.listen(engine.sync_engine, "handle_error", _CutTimedOut())
     return engine
 
 
-def _cut_timed_out(context: ExceptionContext) -> None:
+class _CutTimedOut:
     """Cut the connection of a command that timed out, so the query fails at the timeout.
 
     SQLAlchemy discards such a connection by closing it gracefully, which waits
     up to 2 s more for a server that went silent. Cut at once, the graceful
-    close finds it closed and returns. The server is not sent a cancel: it ends
-    the statement when it notices the client is gone, or at its statement timeout.
+    close finds it closed and returns. asyncpg sends the server a cancel
+    request from a task of its own, which cutting the connection would cancel:
+    the task is kept apart and left to finish (within the command timeout), so
+    a server that answers still stops the statement.
     """
-    if not isinstance(context.original_exception, TimeoutError) or context.connection is None:
-        return
-    try:
-        driver = context.connection.connection.driver_connection
-    except Exception:  # the connection is gone already: nothing left to cut
-        return
-    terminate = getattr(driver, "terminate", None)  # asyncpg's; psycopg has no command timeout
-    if callable(terminate):
+
+    def __init__(self) -> None:
+        self._cancelling: set[asyncio.Future[Any]] = set()
+
+    def __call__(self, context: ExceptionContext) -> None:
+        """Handle one ``handle_error`` event of the engine."""
+        if not isinstance(context.original_exception, TimeoutError) or context.connection is None:
+            return
+        try:
+            driver = context.connection.connection.driver_connection
+        except Exception:  # the connection is gone already: nothing left to cut
+            return
+        terminate = getattr(driver, "terminate", None)  # asyncpg's; psycopg has no command timeout
+        if not callable(terminate):
+            return
+        # A private set of asyncpg's, read defensively: without it, the cut still bounds the wait.
+        pending = getattr(driver, "_cancellations", None)
+        if isinstance(pending, set):
+            for task in pending:
+                self._cancelling.add(task)
+                task.add_done_callback(self._cancelling.discard)
+            pending.clear()
         terminate()
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,11 @@ from connection_support import (
     Proxy,
     admin_connection,
     backend_states,
+    eventually,
     free_port,
     managed,
     proxy_to,
+    unique,
 )
 from sqlalchemy import text
 
@@ -58,6 +61,10 @@ def _through(proxy_port: int, database_config: DatabaseConfig, **update: Any) ->
             **update,
         }
     )
+
+
+async def _not(condition: Callable[[], Awaitable[bool]]) -> bool:
+    return not await condition()
 
 
 def _event(record: logging.LogRecord) -> object:
@@ -416,20 +423,24 @@ class TestCommandTimeout:
                 async with manager.session() as session:
                     assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
 
-    async def test_a_slow_statement_fails_at_the_command_timeout(
-        self, database_config: DatabaseConfig
+    async def test_a_slow_statement_fails_at_the_command_timeout_and_stops_on_the_server(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
     ) -> None:
-        """On a server that answers, a statement running past DB_COMMAND_TIMEOUT fails in time."""
-        config = database_config.model_copy(update={"command_timeout": 1})
+        """On a server that answers, a statement past DB_COMMAND_TIMEOUT fails and is cancelled."""
+        config = unique(database_config, command_timeout=1)
+
+        async def sleeping() -> bool:
+            return "active" in await backend_states(postgres_server, config)
+
         async with managed(config) as manager:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 async with manager.session() as session:
-                    await session.execute(text("SELECT pg_sleep(30)"))
+                    await session.execute(text("SELECT pg_sleep(60)"))
             assert time.monotonic() - started < 1 + 1.5
+            assert await eventually(lambda: _not(sleeping))
             async with manager.session() as session:
                 assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
-            assert manager.connection_count == 0
 
 
 class TestConcurrentChecks:

@@ -213,6 +213,24 @@ class TestMigrationStatus:
         """Only an up-to-date schema or a service without migrations is ready."""
         assert MigrationStatus(state=state).is_ready is ready
 
+    @pytest.mark.parametrize(
+        ("state", "health"),
+        [
+            (MigrationState.NOT_CONFIGURED, HealthStatus.HEALTHY),
+            (MigrationState.UP_TO_DATE, HealthStatus.HEALTHY),
+            (MigrationState.PENDING, HealthStatus.UNHEALTHY),
+            (MigrationState.UNKNOWN_REVISION, HealthStatus.UNHEALTHY),
+            (MigrationState.ERROR, HealthStatus.UNHEALTHY),
+        ],
+    )
+    def test_health_per_state(self, state: MigrationState, health: HealthStatus) -> None:
+        """Each state has one health verdict, and readiness is whether it takes traffic."""
+        status = MigrationStatus(state=state, error="x" if state is MigrationState.ERROR else None)
+        assert_type(status.health, HealthStatus)
+        assert status.health is health
+        assert status.is_ready is health.is_available
+        assert status.health.http_status == (200 if status.is_ready else 503)
+
     def test_not_configured(self) -> None:
         """not_configured() has the NOT_CONFIGURED state, no revisions and no error."""
         status = MigrationStatus.not_configured()
