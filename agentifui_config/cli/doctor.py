@@ -46,7 +46,8 @@ DOCTOR: Final = Command(
     "  0  everything is ok (warnings do not fail)\n"
     "  1  the configuration has errors\n"
     "  2  the database cannot be reached, or is unhealthy\n"
-    "  3  migrations are pending, unknown to the scripts, or unreadable\n"
+    "  3  migrations are not ready: pending, unknown to the scripts, several heads,\n"
+    "     or unreadable (the verdict that makes /health/ready answer 503)\n"
     "example:\n"
     "  agentifui-config doctor --env-file .env --alembic-config migrations/alembic.ini",
 )
