@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.ext.asyncio import (
@@ -31,14 +32,7 @@ from agentifui_config.health import (
     DatabaseHealthInfo,
     MigrationStatus,
 )
-from agentifui_config.probing import (
-    SharedProbe,
-    answered,
-    migration_error,
-    probe_database,
-    unanswered,
-    within,
-)
+from agentifui_config.probing import HealthCheck
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
@@ -53,9 +47,6 @@ _LOG = logging.getLogger("agentifui_config.connection")
 
 # Seconds dispose() lets the server see idle connections off before cutting them.
 _CLOSE_WAIT: Final = 2.0
-
-# Seconds a shared health check leaves between its own end and its starter's budget.
-_HANDOVER: Final = 0.05
 
 # What get_metrics() reports for the pool before initialize and after dispose.
 _NO_POOL: Final = ConnectionPoolInfo(
@@ -109,17 +100,16 @@ class ConnectionManager:
         self._session_options = {"expire_on_commit": False, **(session_options or {})}
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
-        self._side_engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._tracker = CheckoutTracker(leak_threshold)
         self._counters = dict.fromkeys(
-            ("sessions_opened", "sessions_failed", "health_checks", "connect_attempts"), 0
+            ("sessions_opened", "sessions_failed", "connect_attempts"), 0
         )
-        self._last_health_ms: float | None = None
-        self._probe: SharedProbe[DatabaseHealthInfo] = SharedProbe()
-        self._side_slot = asyncio.Lock()
+        self._health = HealthCheck(
+            self, partial(create_engine_for, poolclass=NullPool), self._scrub
+        )
 
     def _count_attempt(self) -> None:
         self._counters["connect_attempts"] += 1
@@ -303,7 +293,8 @@ class ConnectionManager:
         return {
             **pool,
             **self._counters,
-            "last_health_check_ms": self._last_health_ms,
+            "health_checks": self._health.runs,
+            "last_health_check_ms": self._health.last_ms,
             "connections_invalidated": self._tracker.invalidated,
             "longest_checkout_seconds": self._tracker.longest_held(),
             "suspected_leaks": self._tracker.suspected_leaks,
@@ -327,49 +318,8 @@ class ConnectionManager:
         """
         if self._engine is None or self._config is None:
             return DatabaseHealthInfo.starting()
-        started = time.perf_counter()
-        outcome = await self._probe.join(lambda: self._check(timeout), timeout)
-        if isinstance(outcome, BaseException):
-            pool = self.pool_status if self.is_initialized else None
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
-        return outcome
-
-    async def _check(self, timeout: float) -> DatabaseHealthInfo:  # noqa: ASYNC109
-        """One probe of the database and its migrations, shared by concurrent health checks."""
-        config = self._config
-        assert config is not None  # health_check() starts a probe only while initialized
-        self._counters["health_checks"] += 1
         self._tracker.report_leaks()
-        pool = self.pool_status
-        if pool.saturated:
-            work = probe_database(self._side(config), self._side_slot)
-        else:
-            work = probe_database(self.engine)
-        # Ends a little before its starter's budget, so the starter gets its result.
-        budget = timeout - min(_HANDOVER, timeout / 10)
-        started = time.perf_counter()
-        outcome = await within(budget, work)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self._last_health_ms = elapsed_ms
-        if isinstance(outcome, BaseException):
-            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
-        migrations = await self._migration_status(budget - elapsed_ms / 1000)
-        return answered(outcome, elapsed_ms, self.slow_threshold_ms, pool, migrations)
-
-    async def _migration_status(self, budget: float) -> MigrationStatus:
-        if self.migration_probe is None:
-            return MigrationStatus.not_configured()
-        outcome = await within(max(budget, 0.001), self.migration_probe(self))
-        if isinstance(outcome, BaseException):
-            return migration_error(outcome, self._scrub)
-        return outcome
-
-    def _side(self, config: DatabaseConfig) -> AsyncEngine:
-        """An unpooled engine for probing while the pool is saturated, one connection at a time."""
-        if self._side_engine is None:
-            self._side_engine = create_engine_for(config, poolclass=NullPool)
-        return self._side_engine
+        return await self._health.check(timeout)
 
     def _scrub(self, message: str) -> str:
         return scrub_config(message, self._config)
@@ -383,14 +333,14 @@ class ConnectionManager:
         went away), they are cut. Calling it again, or before initialize, does nothing.
         """
         async with self._lock:
-            engine, side = self._engine, self._side_engine
+            engine, side = self._engine, self._health.take_side_engine()
             if engine is None:
                 return
             deadline = time.monotonic() + grace
             await _drain(engine.sync_engine.pool, deadline)
             if self._closing:
                 await asyncio.wait(set(self._closing), timeout=max(deadline - time.monotonic(), 0))
-            self._engine = self._factory = self._side_engine = None
+            self._engine = self._factory = None
             # engine.dispose() closes idle connections only; one still lent out
             # would go back to the discarded pool later and stay open there.
             if closed := self._tracker.close_checked_out():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,7 +30,11 @@ from agentifui_config.health import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from agentifui_config.connection import ConnectionManager
+    from agentifui_config.database import DatabaseConfig
+
 __all__ = [
+    "HealthCheck",
     "SharedProbe",
     "answered",
     "database_status",
@@ -40,6 +45,9 @@ __all__ = [
 ]
 
 _PROBE: Final = text("SELECT version(), current_database()")
+
+# Seconds a shared health check leaves between its own end and its starter's budget.
+_HANDOVER: Final = 0.05
 
 _T = TypeVar("_T")
 
@@ -128,6 +136,83 @@ class SharedProbe(Generic[_T]):
     def _finished(self, task: asyncio.Future[_T]) -> None:
         if self._running is task:
             self._running = None
+
+
+class HealthCheck:
+    """A connection manager's health check, the part of it that probes.
+
+    Concurrent checks share one probe (:class:`SharedProbe`). A saturated pool
+    is probed through an unpooled side engine, one connection at a time.
+
+    Args:
+        manager: The manager whose database, pool and migrations are checked.
+        side_engine: Builds the unpooled side engine from the configuration.
+        scrub: Removes secrets from error texts.
+    """
+
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        side_engine: Callable[[DatabaseConfig], AsyncEngine],
+        scrub: Callable[[str], str],
+    ) -> None:
+        self._manager, self._new_side, self._scrub = manager, side_engine, scrub
+        self._shared: SharedProbe[DatabaseHealthInfo] = SharedProbe()
+        self._side: AsyncEngine | None = None
+        self._side_slot = asyncio.Lock()
+        self.runs = 0
+        self.last_ms: float | None = None
+
+    async def check(self, timeout: float) -> DatabaseHealthInfo:  # noqa: ASYNC109
+        """Join the probe in flight, or start one; see ``ConnectionManager.health_check()``."""
+        started = time.perf_counter()
+        outcome = await self._shared.join(lambda: self._run(timeout), timeout)
+        if isinstance(outcome, BaseException):
+            manager = self._manager
+            pool = manager.pool_status if manager.is_initialized else None
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
+        return outcome
+
+    def take_side_engine(self) -> AsyncEngine | None:
+        """The side engine, if one was built, for its owner to dispose; forgotten here."""
+        side, self._side = self._side, None
+        return side
+
+    async def _run(self, timeout: float) -> DatabaseHealthInfo:  # noqa: ASYNC109
+        """One probe of the database and its migrations."""
+        manager = self._manager
+        self.runs += 1
+        pool = manager.pool_status
+        if pool.saturated:
+            work = probe_database(self._side_engine(), self._side_slot)
+        else:
+            work = probe_database(manager.engine)
+        # Ends a little before its starter's budget, so the starter gets its result.
+        budget = timeout - min(_HANDOVER, timeout / 10)
+        started = time.perf_counter()
+        outcome = await within(budget, work)
+        elapsed_ms = self.last_ms = (time.perf_counter() - started) * 1000
+        if isinstance(outcome, BaseException):
+            return unanswered(outcome, timeout, pool, elapsed_ms, self._scrub)
+        migrations = await self._migrations(budget - elapsed_ms / 1000)
+        return answered(outcome, elapsed_ms, manager.slow_threshold_ms, pool, migrations)
+
+    async def _migrations(self, budget: float) -> MigrationStatus:
+        probe = self._manager.migration_probe
+        if probe is None:
+            return MigrationStatus.not_configured()
+        outcome = await within(max(budget, 0.001), probe(self._manager))
+        if isinstance(outcome, BaseException):
+            return migration_error(outcome, self._scrub)
+        return outcome
+
+    def _side_engine(self) -> AsyncEngine:
+        if self._side is None:
+            config = self._manager.config
+            assert config is not None  # a probe runs only while the manager is initialized
+            self._side = self._new_side(config)
+        return self._side
 
 
 def answered(
