@@ -16,8 +16,6 @@ from agentifui_config.errors import ConfigurationError
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import ExceptionContext
-
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["DatabaseUnavailableError", "create_engine_for", "wait_until_ready"]
@@ -54,32 +52,29 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
         for key in _POOL_ONLY:
             options.pop(key)
     engine = create_async_engine(config.sqlalchemy_url, **options)
-    event.listen(engine.sync_engine, "handle_error", _CutTimedOut())
+    event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
     return engine
 
 
 class _CutTimedOut:
-    """Cut the connection of a command that timed out, so the query fails at the timeout.
+    """Cut a connection dropped because a command timed out, so the wait ends at the timeout.
 
-    SQLAlchemy discards such a connection by closing it gracefully, which waits
-    up to 2 s more for a server that went silent. Cut at once, the graceful
-    close finds it closed and returns. asyncpg sends the server a cancel
-    request from a task of its own, which cutting the connection would cancel:
-    the task is kept apart and left to finish (within the command timeout), so
-    a server that answers still stops the statement.
+    The pool discards such a connection (from a query or from its pre-ping) by
+    closing it gracefully, which waits up to 2 s more for a server that went
+    silent. Cut first, the graceful close finds it closed and returns. asyncpg
+    sends the server a cancel request from a task of its own, which cutting the
+    connection would cancel: the task is kept apart and left to finish (within
+    the command timeout), so a server that answers still stops the statement.
     """
 
     def __init__(self) -> None:
         self._cancelling: set[asyncio.Future[Any]] = set()
 
-    def __call__(self, context: ExceptionContext) -> None:
-        """Handle one ``handle_error`` event of the engine."""
-        if not isinstance(context.original_exception, TimeoutError) or context.connection is None:
+    def __call__(self, dbapi_connection: Any, record: Any, error: BaseException | None) -> None:
+        """Handle one ``invalidate`` event of the engine's pool."""
+        if not isinstance(error, TimeoutError):
             return
-        try:
-            driver = context.connection.connection.driver_connection
-        except Exception:  # the connection is gone already: nothing left to cut
-            return
+        driver = getattr(dbapi_connection, "driver_connection", None)
         terminate = getattr(driver, "terminate", None)  # asyncpg's; psycopg has no command timeout
         if not callable(terminate):
             return

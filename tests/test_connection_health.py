@@ -400,16 +400,19 @@ class TestOutages:
 
 
 class TestCommandTimeout:
+    @pytest.mark.parametrize("pre_ping", [False, True])
     async def test_a_silent_server_fails_a_query_at_the_command_timeout(
-        self, database_config: DatabaseConfig
+        self, database_config: DatabaseConfig, pre_ping: bool
     ) -> None:
         """A query on a connection whose server went silent fails at DB_COMMAND_TIMEOUT, not later.
 
         Closing the broken connection gracefully would wait up to 2 s more; the
-        margin below is 1.5 s.
+        margin below is 1.5 s. With pre-ping, the ping is the command that times out.
         """
         async with proxy_to(database_config) as proxy:
-            config = _through(proxy.port, database_config, command_timeout=3, pool_pre_ping=False)
+            config = _through(
+                proxy.port, database_config, command_timeout=3, pool_pre_ping=pre_ping
+            )
             async with managed(config) as manager:
                 async with manager.session() as session:
                     assert (await session.execute(_SELECT_ONE)).scalar_one() == 1

@@ -205,6 +205,10 @@ class TestMigrations:
         migrations = _component(report.json(), "migrations")
         assert migrations["status"] == component
         assert migrations["details"]["state"] == state.value
+        # The database itself answered: its own component is healthy, with no error.
+        database = _component(report.json(), "database")
+        assert (database["status"], database["details"]["errors"]) == ("healthy", [])
+        assert report.json()["status"] == ready.json()["status"] == component
         assert ready.status_code == report.status_code == http_status
         assert "10.0.0.5" not in report.text
 
