@@ -13,12 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from agentifui_config.database import DatabaseConfig, SSLMode
 from agentifui_config.environment import Environment
-from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.errors import AgentifuiError, ConfigurationError, Finding, Severity
+from agentifui_config.failures import (
+    DatabaseAuthenticationError,
+    DatabaseError,
+    DatabaseNotFoundError,
+    DatabaseRoleError,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+)
 from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
 from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
 
 if TYPE_CHECKING:
-    from agentifui_config.connection import ConnectionManager
+    from agentifui_config.connection import ConnectionManager, ManagerStateError
     from agentifui_config.health import (
         ConnectionPoolInfo,
         DatabaseHealthInfo,
@@ -30,15 +38,23 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentifuiError",
     "ConfigurationError",
     "ConnectionManager",
     "ConnectionPoolInfo",
+    "DatabaseAuthenticationError",
     "DatabaseConfig",
+    "DatabaseError",
     "DatabaseHealthInfo",
+    "DatabaseNotFoundError",
+    "DatabaseRoleError",
+    "DatabaseTimeoutError",
+    "DatabaseUnavailableError",
     "Environment",
     "EnvironmentSettings",
     "Finding",
     "HealthStatus",
+    "ManagerStateError",
     "MigrationState",
     "MigrationStatus",
     "SSLMode",
@@ -57,6 +73,7 @@ _LAZY: dict[str, str] = {
     "ConnectionPoolInfo": "agentifui_config.health",
     "DatabaseHealthInfo": "agentifui_config.health",
     "HealthStatus": "agentifui_config.health",
+    "ManagerStateError": "agentifui_config.connection",
     "MigrationState": "agentifui_config.health",
     "MigrationStatus": "agentifui_config.health",
 }

@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
 from agentifui_config.engine import DatabaseUnavailableError, create_engine_for, wait_until_ready
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.errors import AgentifuiError
 from agentifui_config.health import (
     ConnectionPoolInfo,
     DatabaseHealthInfo,
@@ -63,8 +63,11 @@ MigrationProbe = Callable[["ConnectionManager"], Awaitable[MigrationStatus]]
 """Reports the migration status of a manager's database for its health check."""
 
 
-class ManagerStateError(ConfigurationError):
-    """The manager was used before :meth:`ConnectionManager.initialize` or after dispose."""
+class ManagerStateError(AgentifuiError, RuntimeError):
+    """The manager was used before :meth:`ConnectionManager.initialize` or after dispose.
+
+    A misuse of the API, not a configuration problem: it names no variable.
+    """
 
 
 class ConnectionManager:
@@ -139,8 +142,7 @@ class ConnectionManager:
                 if config == self._config:
                     return
                 raise ManagerStateError(
-                    f"is already initialized for {self._config!s}",
-                    variable="ConnectionManager",
+                    f"the ConnectionManager is already initialized for {self._config!s}",
                     remedy="await dispose() before initializing it with another configuration",
                 )
             engine = create_engine_for(config)
@@ -191,7 +193,7 @@ class ConnectionManager:
         # The configuration outlives dispose(): having one without an engine means disposed.
         state = "has been disposed" if self._config is not None else "is not initialized"
         return ManagerStateError(
-            state, variable="ConnectionManager", remedy="await manager.initialize(config) first"
+            f"the ConnectionManager {state}", remedy="await manager.initialize(config) first"
         )
 
     async def get_session(self) -> AsyncIterator[AsyncSession]:

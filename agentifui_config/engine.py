@@ -8,14 +8,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
-from agentifui_config.errors import ConfigurationError
-from agentifui_config.secrecy import scrub_config
+from agentifui_config.failures import (
+    DatabaseUnavailableError,
+    database_failure,
+    is_unavailable_state,
+    sqlstate_of,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import ExceptionContext
+
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["DatabaseUnavailableError", "create_engine_for", "wait_until_ready"]
@@ -26,12 +33,14 @@ _MAX_BACKOFF: Final = 2.0
 _POOL_ONLY: Final = ("pool_size", "max_overflow", "pool_timeout")
 
 
-class DatabaseUnavailableError(ConfigurationError):
-    """The database could not be reached; the message names host, port and database."""
-
-
 def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
     """An async engine with the configuration's pool, echo and connect arguments.
+
+    A driver error whose SQLSTATE says the server cannot serve now (57P01
+    shutting down, 53300 too many connections, 57014 a statement cancelled,
+    class 08) or that lost its connection is raised as SQLAlchemy's
+    ``OperationalError``, as PEP 249 and psycopg class them; asyncpg leaves them
+    a bare ``DBAPIError``, indistinguishable by type from an application's error.
 
     Args:
         config: The database and its pool settings.
@@ -53,7 +62,25 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
             options.pop(key)
     engine = create_async_engine(config.sqlalchemy_url, **options)
     event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
+    event.listen(engine.sync_engine, "handle_error", _as_operational)
     return engine
+
+
+def _as_operational(context: ExceptionContext) -> sa_exc.OperationalError | None:
+    """The ``OperationalError`` a bare ``DBAPIError`` about availability stands for, if any."""
+    error = context.sqlalchemy_exception
+    if type(error) is not sa_exc.DBAPIError or error.orig is None:
+        return None  # already of a kind (IntegrityError, ...), or not a driver error
+    if not (context.is_disconnect or is_unavailable_state(sqlstate_of(error))):
+        return None
+    return sa_exc.OperationalError(
+        error.statement,
+        error.params,
+        error.orig,
+        hide_parameters=error.hide_parameters,
+        connection_invalidated=error.connection_invalidated,
+        ismulti=error.ismulti,
+    )
 
 
 class _CutTimedOut:
@@ -96,9 +123,16 @@ async def wait_until_ready(
 ) -> None:
     """Run ``SELECT 1``, retrying with exponential backoff for *retry_for* seconds.
 
+    Only what can heal is retried: a refused or unreachable server, a timeout,
+    a server starting up (57P03) or without a free connection slot (53300). A
+    wrong password (28P01), a missing role (28000) or a missing database
+    (3D000) fails at the first attempt.
+
     Raises:
-        DatabaseUnavailableError: No attempt succeeded; the message names
-            host, port, database and user and the last cause, never the password.
+        DatabaseError: What failed, of the kind the failure table names
+            (``DatabaseNotFoundError`` naming ``DB_DATABASE``, say), with host,
+            port, database, user and the cause, never the password.
+        DatabaseUnavailableError: No attempt succeeded within *retry_for*.
     """
     deadline = time.monotonic() + retry_for
     backoff = _FIRST_BACKOFF
@@ -111,24 +145,11 @@ async def wait_until_ready(
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except Exception as exc:
+            failure = database_failure(exc, config, attempts=attempts)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _unavailable(config, exc, attempts) from None
+            if remaining <= 0 or not failure.retryable:
+                raise failure from None
             await asyncio.sleep(min(backoff, remaining))
             backoff = min(backoff * 2, _MAX_BACKOFF)
         else:
             return
-
-
-def _unavailable(
-    config: DatabaseConfig, error: BaseException, attempts: int
-) -> DatabaseUnavailableError:
-    where = f"{config.host}:{config.port}/{config.database} as {config.username}"
-    cause = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
-    cause = scrub_config(cause, config)
-    return DatabaseUnavailableError(
-        f"cannot connect to {where} after {attempts} attempt(s): {cause}",
-        variable="DB_HOST",
-        remedy="check that the server runs and that DB_HOST, DB_PORT, DB_USERNAME, "
-        "DB_PASSWORD and DB_DATABASE are right; pass retry_for= to wait for a starting server",
-    )

@@ -19,6 +19,7 @@ from agentifui_config.secrecy import is_secret_name, mask, scrub
 
 __all__ = [
     "UNNAMED",
+    "AgentifuiError",
     "ConfigurationError",
     "Finding",
     "Severity",
@@ -68,12 +69,41 @@ class Finding:
         return f"{line} (warning)" if self.severity is Severity.WARNING else line
 
 
-class ConfigurationError(ValueError):
+class AgentifuiError(Exception):
+    """The base of every exception agentifui-config raises: ``except AgentifuiError`` catches all.
+
+    Its branches tell a refused configuration (:class:`ConfigurationError`) from
+    a failure at run time (``DatabaseError``, ``MigrationError``) and from a
+    misuse of the API (``ManagerStateError``).
+
+    Args:
+        message: What went wrong, in words that contain no secret value.
+        remedy: How to fix it.
+        variable: The environment variable at fault, only when one is.
+
+    Attributes:
+        message: What went wrong.
+        remedy: How to fix it, or ``""``.
+        variable: The environment variable at fault (``DB_PASSWORD``), or ``None``.
+    """
+
+    message: str
+    remedy: str
+    variable: str | None
+
+    def __init__(self, message: str, *, remedy: str = "", variable: str | None = None) -> None:
+        self.message, self.remedy, self.variable = message, remedy, variable
+        line = f"{variable}: {message}" if variable else message
+        super().__init__(f"{line} - {remedy}" if remedy else line)
+
+
+class ConfigurationError(AgentifuiError, ValueError):
     """A configuration was refused; the message lists every finding, one per line.
 
-    Every exception the library raises for bad configuration is (or derives from)
-    this class, so ``except ConfigurationError`` catches them all and, being a
-    :class:`ValueError`, so does code written for plain Python errors.
+    Only findings about the configuration are reported this way: each names what
+    is set wrong, what is wrong with it and how to fix it. Being a
+    :class:`ValueError`, it is caught by code written for plain Python errors too.
+    A failure at run time (an unreachable database) is never one.
 
     Args:
         findings: The problems found, or a single message for a one-off error.
@@ -82,6 +112,9 @@ class ConfigurationError(ValueError):
 
     Attributes:
         findings: Every problem found, errors and warnings, in report order.
+        message: The whole report, as ``str()`` shows it.
+        variable: The one variable every finding names, or ``None`` when they name several.
+        remedy: With a single finding, its remedy; else ``""``.
     """
 
     findings: tuple[Finding, ...]
@@ -98,7 +131,11 @@ class ConfigurationError(ValueError):
         if not findings:
             raise ValueError("a ConfigurationError needs at least one finding")
         self.findings = tuple(findings)
-        super().__init__(self._render())
+        self.message = self._render()
+        variables = self.variables
+        self.variable = variables[0] if len(variables) == 1 else None
+        self.remedy = self.findings[0].remedy if len(self.findings) == 1 else ""
+        Exception.__init__(self, self.message)
 
     @property
     def errors(self) -> tuple[Finding, ...]:

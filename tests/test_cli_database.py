@@ -143,8 +143,19 @@ class TestMigrate:
         env = clean_environ(SECRET_KEY=SECRET_KEY, **_UNREACHABLE)
         result = run_cli("migrate", "current", env=env, cwd=migrations)
         assert result.code == ExitCode.UNREACHABLE
-        assert result.stderr.startswith("agentifui-config: error: DB_HOST: cannot connect to ")
+        assert result.stderr.startswith("agentifui-config: error: cannot connect to 127.0.0.1:1/")
+        assert "DB_HOST: " not in result.stderr  # a server that is down is no variable's fault
         assert len(result.stderr.splitlines()) == 1
+
+    def test_missing_database_exits_2_naming_db_database(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """A database the server lacks is refused at once, naming DB_DATABASE, with status 2."""
+        env = _env(database, DB_DATABASE="agentifui_no_such_database")
+        result = run_cli("migrate", "current", env=env, cwd=migrations)
+        assert result.code == ExitCode.UNREACHABLE
+        assert result.stderr.startswith("agentifui-config: error: DB_DATABASE: cannot connect to ")
+        assert "no database 'agentifui_no_such_database' (not retried" in result.stderr
 
     def test_unexpected_error_exits_70_and_debug_shows_the_traceback(
         self, database: DatabaseConfig, tmp_path: Path
@@ -214,4 +225,4 @@ class TestDoctor:
         env = clean_environ(SECRET_KEY=SECRET_KEY, **_UNREACHABLE)
         result = run_cli("doctor", "--timeout", "3", env=env, cwd=tmp_path)
         assert result.code == ExitCode.UNREACHABLE
-        assert result.stdout.splitlines()[-1].startswith("fail  connect        DB_HOST: cannot")
+        assert result.stdout.splitlines()[-1].startswith("fail  connect        cannot connect")

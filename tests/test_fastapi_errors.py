@@ -66,9 +66,21 @@ def _app(config: DatabaseConfig) -> FastAPI:
         await session.execute(text("SELECT pg_sleep(5)"))
 
     @app.get("/timeout")
-    async def timeout() -> None:
-        async with asyncio.timeout(0.01):
+    async def timeout(session: SessionDep) -> None:
+        await session.execute(text("SELECT 1"))
+        async with asyncio.timeout(0.01):  # around a call to another service
             await asyncio.sleep(1)
+
+    @app.get("/raise/{sqlstate}")
+    async def raise_sqlstate(session: SessionDep, sqlstate: str) -> None:
+        # The server itself answers with the SQLSTATE, through asyncpg and SQLAlchemy.
+        await session.execute(
+            text(f"DO $$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = '{sqlstate}'; END $$")
+        )
+
+    @app.get("/terminate")
+    async def terminate(session: SessionDep) -> None:
+        await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
 
     @app.get("/divide")
     async def divide(session: SessionDep) -> None:
@@ -148,34 +160,42 @@ class TestTimeouts:
         _assert_problem(response, "/slow", "did not answer in time")
         assert _events(caplog) == ["database_timeout"]
 
-    async def test_asyncio_timeout_is_503(self, database_config: DatabaseConfig) -> None:
-        """A TimeoutError escaping the handler answers 503."""
+    async def test_command_timeout_of_the_driver_is_503(
+        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A TimeoutError raised by the driver (DB_COMMAND_TIMEOUT) answers 503."""
+        app = _app(database_config.model_copy(update={"command_timeout": 0.1}))
+        async with _serving(app) as client:
+            with caplog.at_level(logging.WARNING, _LOGGER):
+                response = await client.get("/slow")
+        _assert_problem(response, "/slow", "did not answer in time")
+        assert _events(caplog) == ["database_timeout"]
+
+    async def test_timeout_of_the_app_itself_is_left_to_it(
+        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The app's own asyncio.timeout, even in a handler with a session, is no database 503."""
         async with _serving(_app(database_config)) as client:
-            response = await client.get("/timeout")
-        _assert_problem(response, "/timeout", "did not answer in time")
+            with caplog.at_level(logging.WARNING, _LOGGER):
+                response = await client.get("/timeout")
+        assert response.status_code == 500
+        assert "did not answer in time" not in response.text
+        assert _events(caplog) == []
 
     async def test_retry_after_is_sent_when_asked(self) -> None:
         """add_exception_handlers(retry_after=...) adds the Retry-After header."""
         app = FastAPI()
         add_exception_handlers(app, retry_after=3)
 
-        @app.get("/timeout")
-        async def timeout() -> None:
-            raise TimeoutError
+        @app.get("/pool")
+        async def pool() -> None:
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
 
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/timeout")
+            response = await client.get("/pool")
         assert response.status_code == 503
         assert response.headers["retry-after"] == "3"
-
-
-class _DriverError(Exception):
-    """A driver exception carrying a SQLSTATE, as asyncpg's and psycopg's do."""
-
-    def __init__(self, sqlstate: str | None) -> None:
-        super().__init__(f"server said {sqlstate}")
-        self.sqlstate = sqlstate
 
 
 class TestSqlstates:
@@ -189,39 +209,23 @@ class TestSqlstates:
             ("57014", 503),  # query_canceled
             ("23505", 500),  # unique_violation: the application's to handle
             ("40001", 500),  # serialization_failure: the application's to retry
-            (None, 500),
+            ("P0001", 500),  # raise_exception
         ],
     )
-    async def test_sqlstate_decides(self, sqlstate: str | None, status: int) -> None:
-        """A DBAPIError is a 503 only when its SQLSTATE says the server cannot serve now."""
-        app = FastAPI()
-        add_exception_handlers(app)
-
-        @app.get("/fail")
-        async def fail() -> None:
-            raise sqlalchemy.exc.DBAPIError("SELECT secret_column", {}, _DriverError(sqlstate))
-
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/fail")
+    async def test_sqlstate_decides(
+        self, database_config: DatabaseConfig, sqlstate: str, status: int
+    ) -> None:
+        """A server error is a 503 only when its SQLSTATE says the server cannot serve now."""
+        async with _serving(_app(database_config)) as client:
+            response = await client.get(f"/raise/{sqlstate}")
         assert response.status_code == status
-        assert "secret_column" not in response.text
+        assert "refused" not in response.text
 
-    async def test_invalidated_connection_is_503(self) -> None:
-        """A DBAPIError raised as its connection was invalidated is a 503 whatever its SQLSTATE."""
-        app = FastAPI()
-        add_exception_handlers(app)
-
-        @app.get("/fail")
-        async def fail() -> None:
-            raise sqlalchemy.exc.DBAPIError(
-                "SELECT 1", {}, _DriverError(None), connection_invalidated=True
-            )
-
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/fail")
-        assert response.status_code == 503
+    async def test_terminated_connection_is_503(self, database_config: DatabaseConfig) -> None:
+        """A connection the server closes in the middle of a request answers 503."""
+        async with _serving(_app(database_config)) as client:
+            response = await client.get("/terminate")
+        _assert_problem(response, "/terminate", "The database is unavailable")
 
 
 class TestOtherErrors:
@@ -311,24 +315,24 @@ class TestOtherErrors:
         async def teapot(request: Request, exc: Exception) -> Response:
             return PlainTextResponse("mine", 418)
 
-        app.add_exception_handler(TimeoutError, teapot)
+        app.add_exception_handler(OSError, teapot)
         add_exception_handlers(app)
 
-        @app.get("/timeout")
-        async def timeout() -> None:
-            raise TimeoutError
+        @app.get("/refused")
+        async def refused() -> None:
+            raise ConnectionRefusedError
 
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/timeout")
+            response = await client.get("/refused")
         assert response.status_code == 418
-        assert app.exception_handlers[TimeoutError] is teapot
+        assert app.exception_handlers[OSError] is teapot
 
     async def test_websocket_is_closed_try_again_later(self) -> None:
         """On a WebSocket the handler closes the socket with code 1013 instead of answering."""
         app = FastAPI()
         add_exception_handlers(app)
-        handler = app.exception_handlers[TimeoutError]
+        handler = app.exception_handlers[sqlalchemy.exc.TimeoutError]
         sent: list[MutableMapping[str, Any]] = []
 
         async def receive() -> MutableMapping[str, Any]:
@@ -339,5 +343,6 @@ class TestOtherErrors:
 
         scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
         websocket = WebSocket(scope, receive, send)
-        assert await handler(websocket, TimeoutError()) is None  # type: ignore[arg-type,misc]
+        pool_timeout = sqlalchemy.exc.TimeoutError()
+        assert await handler(websocket, pool_timeout) is None  # type: ignore[arg-type,misc]
         assert sent == [{"type": "websocket.close", "code": 1013, "reason": "database unavailable"}]

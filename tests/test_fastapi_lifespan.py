@@ -29,6 +29,7 @@ from agentifui_config.fastapi import (
     create_lifespan,
     health_router,
 )
+from agentifui_config.migrations import MigrationError
 
 _LOGGER = "agentifui_config.fastapi"
 _MIGRATIONS = Path(__file__).parent / "migrations_sample"
@@ -234,7 +235,7 @@ class TestStartupRefused:
     ) -> None:
         """A migrations path that holds no Alembic configuration stops the start."""
         app = FastAPI(lifespan=create_lifespan(settings, migrations=tmp_path / "missing"))
-        with caplog.at_level(logging.ERROR, _LOGGER), pytest.raises(ConfigurationError):
+        with caplog.at_level(logging.ERROR, _LOGGER), pytest.raises(MigrationError):
             async with app.router.lifespan_context(app):
                 pass  # pragma: no cover - never reached
         assert _events(caplog) == ["migrations_failed"]
@@ -306,7 +307,10 @@ class TestMigrations:
             load_settings(database=fresh_database), migrations=config, run_migrations=True
         )
         app = FastAPI(lifespan=lifespan)
-        with caplog.at_level(logging.ERROR, _LOGGER), pytest.raises(ConfigurationError):
+        with (
+            caplog.at_level(logging.ERROR, _LOGGER),
+            pytest.raises(MigrationError, match="Multiple head"),
+        ):
             async with app.router.lifespan_context(app):
                 pass  # pragma: no cover - never reached
         assert _events(caplog) == ["migrations_failed"]

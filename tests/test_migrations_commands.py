@@ -233,7 +233,7 @@ class TestUpgrade:
             encoding="utf-8",
         )
         (tmp_path / "versions").mkdir()
-        with pytest.raises(MigrationError, match=r"env\.py: env\.py started an event loop"):
+        with pytest.raises(MigrationError, match=r"^env\.py started an event loop"):
             await upgrade(fresh_database, tmp_path)
 
     async def test_other_runtime_errors_of_env_pass_through(

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from typing import Final, NoReturn
 
 from agentifui_config import __version__
-from agentifui_config.cli.commands import Command, CommandError, ExitCode
+from agentifui_config.cli.commands import Command, CommandError, ExitCode, exit_code_for
 from agentifui_config.cli.config import CHECK, CONVERT_URL, SHOW
 from agentifui_config.cli.console import PROG, Console
 from agentifui_config.cli.doctor import DOCTOR
 from agentifui_config.cli.migrate import MIGRATE
 from agentifui_config.cli.template import ENV_TEMPLATE
-from agentifui_config.errors import ConfigurationError, Severity
+from agentifui_config.errors import AgentifuiError, ConfigurationError, Severity
 
 __all__ = ["COMMANDS", "ExitCode", "build_parser", "main"]
 
@@ -124,6 +124,16 @@ def _silence(console: Console) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), console.stdout.fileno())
 
 
+def _report(console: Console, error: AgentifuiError) -> None:
+    """One line on stderr per finding of a refused configuration, else one for *error*."""
+    if not isinstance(error, ConfigurationError):
+        console.error(str(error))
+        return
+    for finding in error.findings:
+        report = console.error if finding.severity is Severity.ERROR else console.warning
+        report(str(finding))
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
     """Run the chosen command; every expected failure becomes lines on stderr and a status."""
     try:
@@ -131,11 +141,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     except CommandError as exc:
         console.error(str(exc))
         return exc.code
-    except ConfigurationError as exc:
-        for finding in exc.findings:
-            report = console.error if finding.severity is Severity.ERROR else console.warning
-            report(str(finding))
-        return ExitCode.INVALID
+    except AgentifuiError as exc:  # a refused configuration, a database failure, a migration
+        _report(console, exc)
+        return exit_code_for(exc)
     except BrokenPipeError:
         _silence(console)
         return ExitCode.BROKEN_PIPE

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+from agentifui_config.failures import DatabaseError
+
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
+    from agentifui_config.errors import AgentifuiError
 
 __all__ = [
     "DEFAULT_ALEMBIC_CONFIG",
@@ -24,6 +27,7 @@ __all__ = [
     "ExitCode",
     "Runner",
     "add_env_file",
+    "exit_code_for",
     "lazy",
 ]
 
@@ -39,7 +43,7 @@ class ExitCode(enum.IntEnum):
     INVALID = 1
     """The configuration has errors (warnings too with ``check --strict``), or a refusal."""
     UNREACHABLE = 2
-    """The database could not be reached, or its health check failed."""
+    """The database could not be reached or refused the login, or its health check failed."""
     NOT_MIGRATED = 3
     """The database's migrations are not up to date (pending, unknown revision, unreadable)."""
     USAGE = 64
@@ -63,6 +67,16 @@ class CommandError(Exception):
     def __init__(self, message: str, code: ExitCode = ExitCode.INVALID) -> None:
         super().__init__(message)
         self.code = code
+
+
+def exit_code_for(error: AgentifuiError) -> ExitCode:
+    """The exit status for a library error a command let through.
+
+    A database failure (unreachable, a refused login, a missing database) is
+    :attr:`ExitCode.UNREACHABLE`; a refused configuration or a migration that
+    cannot be done is :attr:`ExitCode.INVALID`.
+    """
+    return ExitCode.UNREACHABLE if isinstance(error, DatabaseError) else ExitCode.INVALID
 
 
 Runner: TypeAlias = "Callable[[argparse.Namespace, Console], int]"

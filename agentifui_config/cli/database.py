@@ -6,14 +6,14 @@ Loaded only when one of them runs: it imports structlog, the async engine and Al
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from agentifui_config.cli.commands import DEFAULT_ALEMBIC_CONFIG, CommandError, ExitCode
-from agentifui_config.connection import ConnectionManager, DatabaseUnavailableError
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.cli.commands import DEFAULT_ALEMBIC_CONFIG, CommandError, exit_code_for
+from agentifui_config.connection import ConnectionManager
+from agentifui_config.errors import ConfigurationError, Finding
+from agentifui_config.failures import DatabaseError
 from agentifui_config.health import MigrationState, MigrationStatus
 from agentifui_config.logging import configure_logging, reset_logging
 from agentifui_config.migrations import MigrationError, load_alembic_config
@@ -69,14 +69,15 @@ async def connected(
         grace: Seconds :meth:`ConnectionManager.dispose` waits for connections on exit.
 
     Raises:
-        CommandError: The database did not answer (exit status 2), with the
-            manager's message, which names host, port and database and no password.
+        CommandError: The database did not answer or refused the login (exit
+            status 2), with the manager's message, which names host, port,
+            database, the variable at fault if any, and no password.
     """
     manager = ConnectionManager()
     try:
         await manager.initialize(config)
-    except DatabaseUnavailableError as exc:
-        raise CommandError(str(exc), ExitCode.UNREACHABLE) from None
+    except DatabaseError as exc:
+        raise CommandError(str(exc), exit_code_for(exc)) from None
     try:
         yield manager
     finally:
@@ -99,8 +100,7 @@ def alembic_config(given: str | None, *, required: bool = True) -> Config | None
     try:
         return load_alembic_config(given or DEFAULT_ALEMBIC_CONFIG)
     except MigrationError as exc:
-        findings = [dataclasses.replace(f, variable=_OPTION) for f in exc.findings]
-        raise ConfigurationError(findings) from None
+        raise ConfigurationError([Finding(_OPTION, exc.message, exc.remedy)]) from None
 
 
 def describe_migrations(status: MigrationStatus) -> tuple[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -147,7 +146,7 @@ def init_command(args: argparse.Namespace, console: Console) -> int:
     try:
         ini = init_migrations(args.directory, metadata=args.metadata, overwrite=args.force)
     except MigrationError as exc:
-        raise ConfigurationError([_in_cli_words(f) for f in exc.findings]) from None
+        raise ConfigurationError([_in_cli_words(exc)]) from None
     files = "alembic.ini, env.py, script.py.mako, versions/"
     console.out(f"{console.paint('ok', 'ok')}: wrote {ini.parent} ({files})")
     console.note(
@@ -157,9 +156,9 @@ def init_command(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
-def _in_cli_words(finding: Finding) -> Finding:
-    """*finding* of ``init_migrations()`` named after the command line's argument and option."""
-    if finding.variable != "directory":
-        return dataclasses.replace(finding, variable="--" + finding.variable)
+def _in_cli_words(error: MigrationError) -> Finding:
+    """*error* of ``init_migrations()`` as a finding named after the command line's argument."""
+    if error.argument != "directory":
+        return Finding(f"--{error.argument}", error.message, error.remedy)
     remedy = "choose an empty directory, or add --force to replace those files"
-    return dataclasses.replace(finding, variable="DIRECTORY", remedy=remedy)
+    return Finding("DIRECTORY", error.message, remedy)

@@ -67,8 +67,8 @@ async def get_connection_manager(connection: HTTPConnection) -> ConnectionManage
     manager = getattr(connection.app.state, DATABASE_STATE, None)
     if not isinstance(manager, ConnectionManager):
         raise ManagerStateError(
-            f"is not on app.state.{DATABASE_STATE}: the agentifui-config lifespan has not run",
-            variable="ConnectionManager",
+            f"no ConnectionManager is on app.state.{DATABASE_STATE}: "
+            "the agentifui-config lifespan has not run",
             remedy="create the app with FastAPI(lifespan=create_lifespan())",
         )
     return manager

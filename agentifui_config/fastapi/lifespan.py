@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from agentifui_config.connection import ConnectionManager
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.errors import AgentifuiError, ConfigurationError
 from agentifui_config.fastapi.dependencies import DATABASE_STATE, SETTINGS_STATE
 from agentifui_config.secrecy import scrub, settings_secrets
 from agentifui_config.settings import EnvironmentSettings, get_settings
@@ -100,10 +100,12 @@ def create_lifespan(
         A lifespan factory; each call with the app gives one startup-shutdown cycle.
 
     Raises:
-        ConfigurationError: *run_migrations* without *migrations*. At startup,
-            the configuration is refused, the database cannot be reached
-            (``DatabaseUnavailableError``) or the migrations fail
-            (``MigrationError``); each is logged before it propagates.
+        ConfigurationError: *run_migrations* without *migrations*, or at
+            startup the configuration is refused.
+        DatabaseError: At startup, the database cannot be used (unreachable,
+            a refused login, no such database); logged before it propagates.
+        MigrationError: At startup, the migrations cannot be read or fail;
+            logged before it propagates.
     """
     if run_migrations and migrations is None:
         raise ConfigurationError(
@@ -145,12 +147,12 @@ async def _start(
     if migrations is not None and manager.migration_probe is None:
         try:
             manager.migration_probe = _probe(migrations)
-        except ConfigurationError as exc:
+        except AgentifuiError as exc:
             _refused("migrations_failed", "the migrations cannot be read", exc)
             raise
     try:
         await manager.initialize(settings.database, retry_for=retry_for)
-    except ConfigurationError as exc:
+    except AgentifuiError as exc:
         _refused("database_unavailable", "the database cannot be used", exc)
         raise
     if migrations is not None and run_migrations:
@@ -190,6 +192,8 @@ def _refused(
     # secret; any other error's text is scrubbed of the settings' secrets.
     if isinstance(exc, ConfigurationError):
         report, variables = str(exc), list(exc.variables)
+    elif isinstance(exc, AgentifuiError):
+        report, variables = str(exc), [exc.variable] if exc.variable else []
     else:
         report, variables = scrub(f"{type(exc).__name__}: {exc}", settings_secrets(settings)), []
     _LOG.error(

@@ -1,28 +1,29 @@
 """Database failures inside a request, answered as 503 problem details (RFC 9457).
 
 A lost connection, an unreachable database, a pool with no free connection in
-time or a timeout is the service being unavailable, not a bug in the request:
-clients get ``503 Service Unavailable`` with an ``application/problem+json``
-body that names the kind of failure and nothing else (no SQL, no parameters,
-no host, no secret), and operators get the original exception in the log.
+time or a statement the server cancelled is the service being unavailable, not
+a bug in the request: clients get ``503 Service Unavailable`` with an
+``application/problem+json`` body that names the kind of failure and nothing
+else (no SQL, no parameters, no host, no secret), and operators get the original
+exception in the log. Only failures that came from the database driver or
+SQLAlchemy are answered so: one handler per exception type, chosen by
+Starlette's own dispatch, so the app's handlers for other types keep theirs.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-import inspect
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, cast
 
 from sqlalchemy import exc as sa_exc
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
-from agentifui_config.connection import DatabaseUnavailableError, ManagerStateError
+from agentifui_config.connection import ManagerStateError
+from agentifui_config.failures import DatabaseError, DatabaseTimeoutError, sqlstate_of
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -36,13 +37,11 @@ _LOG = logging.getLogger("agentifui_config.fastapi")
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 """The media type of an RFC 9457 problem-details body."""
 
-# SQLSTATE classes and codes that mean the server cannot serve now, whatever the query:
-# 08 connection exception, 53 insufficient resources (too many connections, disk full),
-# 57P01-57P03 the server shutting down or starting, 57014 a statement cancelled (timeout).
-_UNAVAILABLE_CLASSES: Final = ("08", "53")
-_UNAVAILABLE_CODES: Final = frozenset({"57P01", "57P02", "57P03"})
+# 57014: a statement cancelled, by statement_timeout among others.
 _TIMEOUT_CODES: Final = frozenset({"57014"})
 _DATABASE_PACKAGES: Final = ("sqlalchemy.", "asyncpg.", "psycopg.")
+# The event loop's and the standard library's frames, below whoever did the I/O.
+_PLUMBING: Final = ("asyncio.", "socket", "ssl", "selectors", "uvloop")
 # WebSocket close code 1013: "Try Again Later".
 _WS_TRY_AGAIN: Final = 1013
 
@@ -60,142 +59,98 @@ class _Problem(enum.Enum):
         return f"database_{self.name.lower()}"
 
 
-# Checked in order: sqlalchemy's pool TimeoutError is not a builtin TimeoutError.
-_BY_TYPE: Final[
-    tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], _Problem], ...]
-] = (
-    (sa_exc.TimeoutError, _Problem.POOL_EXHAUSTED),
-    (TimeoutError, _Problem.TIMEOUT),
-    (
-        (
-            DatabaseUnavailableError,
-            ManagerStateError,
-            sa_exc.OperationalError,
-            sa_exc.InterfaceError,
-        ),
-        _Problem.UNAVAILABLE,
-    ),
-)
+def _operational(exc: BaseException) -> _Problem:
+    """SQLAlchemy's ``OperationalError``: a cancelled statement or an unavailable server."""
+    return _Problem.TIMEOUT if sqlstate_of(exc) in _TIMEOUT_CODES else _Problem.UNAVAILABLE
 
 
-def _classify(exc: BaseException) -> _Problem | None:
-    """Return the database problem *exc* stands for, or ``None`` for any other error.
+def _library(exc: BaseException) -> _Problem:
+    """The library's own: a database that failed, or a manager not (or no longer) running."""
+    return _Problem.TIMEOUT if isinstance(exc, DatabaseTimeoutError) else _Problem.UNAVAILABLE
 
-    A ``DBAPIError`` counts when its connection was invalidated or its SQLSTATE
-    says the server is unavailable or cancelled the statement; constraint
-    violations and SQL errors do not, they are the application's to handle.
-    """
-    for types, problem in _BY_TYPE:
-        if isinstance(exc, types):
-            return problem
-    if isinstance(exc, sa_exc.DBAPIError):
-        return _by_sqlstate(exc)
-    if isinstance(exc, OSError) and _raised_by_the_driver(exc):
-        # asyncpg's connect errors (refused, reset, unreachable, DNS) reach the caller unwrapped.
-        return _Problem.UNAVAILABLE
-    return None
+
+def _os_error(exc: BaseException) -> _Problem | None:
+    """A connection refused or reset, or a timeout, when the driver raised it unwrapped."""
+    if not _raised_by_the_driver(exc):
+        return None
+    return _Problem.TIMEOUT if isinstance(exc, TimeoutError) else _Problem.UNAVAILABLE
+
+
+# One entry per exception type; Starlette calls the handler of the most specific
+# type an exception is, so an app's handler for a subclass still wins. SQLAlchemy's
+# engines built here raise a bare DBAPIError about availability as OperationalError
+# (see create_engine_for), so every other DBAPIError is left to the app.
+_CLASSIFIERS: Final[Mapping[type[Exception], Callable[[BaseException], _Problem | None]]] = {
+    sa_exc.TimeoutError: lambda _: _Problem.POOL_EXHAUSTED,
+    sa_exc.OperationalError: _operational,
+    sa_exc.InterfaceError: lambda _: _Problem.UNAVAILABLE,
+    DatabaseError: _library,
+    ManagerStateError: _library,
+    OSError: _os_error,
+}
 
 
 def _raised_by_the_driver(exc: BaseException) -> bool:
-    """Whether *exc* came up through SQLAlchemy or the driver, not through the app's own I/O."""
-    return any(
-        frame.f_globals.get("__name__", "").startswith(_DATABASE_PACKAGES)
-        for frame, _ in traceback.walk_tb(exc.__traceback__)
-    )
+    """Whether the driver or SQLAlchemy raised *exc*, not the app's own I/O or timeout.
 
-
-def _by_sqlstate(exc: sa_exc.DBAPIError) -> _Problem | None:
-    if exc.connection_invalidated:
-        return _Problem.UNAVAILABLE
-    state = getattr(exc.orig, "sqlstate", None)
-    if not isinstance(state, str):
-        return None
-    if state in _TIMEOUT_CODES:
-        return _Problem.TIMEOUT
-    if state in _UNAVAILABLE_CODES or state.startswith(_UNAVAILABLE_CLASSES):
-        return _Problem.UNAVAILABLE
-    return None
+    The innermost frame that is not the event loop's or the standard library's
+    decides: asyncpg's for a refused connection or a command timeout, the app's
+    for an ``asyncio.timeout`` around a call to another service.
+    """
+    names = [
+        frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(exc.__traceback__)
+    ]
+    for name in reversed(names):
+        if not name.startswith(_PLUMBING):
+            return bool(name.startswith(_DATABASE_PACKAGES))
+    return False
 
 
 def add_exception_handlers(app: FastAPI, *, retry_after: int | None = None) -> None:
     """Answer database failures with 503 problem details and log the original exception.
 
-    Handled: ``sqlalchemy.exc.OperationalError`` and ``InterfaceError``; a
-    ``DBAPIError`` whose connection was invalidated or whose SQLSTATE says the
-    server is unavailable or cancelled the statement; ``sqlalchemy.exc.TimeoutError``
-    (no pooled connection in time); ``TimeoutError`` (``asyncio.TimeoutError``);
-    ``DatabaseUnavailableError`` and ``ManagerStateError``; an ``OSError`` (a
-    refused or reset connection) raised by SQLAlchemy or the driver. Any other
-    ``DBAPIError`` or ``OSError`` goes to the app's own handler for one of its
-    base classes (``SQLAlchemyError``, say), or is raised again, to a plain 500.
-    A handler the app registered for one of these classes is kept, and one it
-    registers for a subclass takes precedence.
+    Handled: ``sqlalchemy.exc.OperationalError`` (a lost connection, a server
+    shutting down or out of connections, a statement cancelled by
+    ``statement_timeout``) and ``InterfaceError``; ``sqlalchemy.exc.TimeoutError``
+    (no pooled connection in time); the library's ``DatabaseError`` and
+    ``ManagerStateError``; an ``OSError`` or ``TimeoutError`` raised by the driver
+    (a refused connection, a command timeout). The same exception types raised
+    by the app's own code (a ``TimeoutError`` of an ``asyncio.timeout`` around a
+    call to another service) are raised again, to the app's handlers or a plain
+    500, as is every other ``DBAPIError`` (a unique violation, say). A handler the
+    app registered for one of these classes is kept, and one it registers for a
+    subclass takes precedence.
 
     Args:
         app: The application.
         retry_after: Seconds to send as ``Retry-After``; no header by default.
     """
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    for exc_class, classify in _CLASSIFIERS.items():
+        if exc_class in app.exception_handlers:
+            continue  # the app's own handler, registered before, stays
+        # Starlette calls one handler for HTTP and WebSocket connections; its type splits them.
+        handler = _handler(classify, headers)
+        app.add_exception_handler(exc_class, cast("ExceptionHandler", handler))
+
+
+def _handler(
+    classify: Callable[[BaseException], _Problem | None], headers: Mapping[str, str]
+) -> Callable[[Request | WebSocket, Exception], object]:
+    """The exception handler for one type: a 503 when *classify* finds a problem, else raise."""
 
     async def handle(connection: Request | WebSocket, exc: Exception) -> Response | None:
-        """Answer *exc* with a 503 if it is a database problem, else pass it on."""
-        problem = _classify(exc)
+        """Answer *exc* with a 503 if it is a database problem, else raise it again."""
+        problem = classify(exc)
         if problem is None:
-            # Starlette calls only the most specific handler: the app's own for a base
-            # class (SQLAlchemyError, say) would never see what is passed on here.
-            fallback = _next_handler(app, exc, handle)
-            if fallback is None:
-                raise exc
-            return await _call(fallback, connection, exc)
+            raise exc
         _log(connection, exc, problem)
         if isinstance(connection, WebSocket):
             await connection.close(code=_WS_TRY_AGAIN, reason="database unavailable")
             return None
         return _unavailable(problem, connection.url.path, headers)
 
-    for exc_class in (
-        OSError,
-        sa_exc.DBAPIError,
-        sa_exc.TimeoutError,
-        TimeoutError,
-        DatabaseUnavailableError,
-        ManagerStateError,
-    ):
-        if exc_class in app.exception_handlers:
-            continue  # the app's own handler, registered before, stays
-        # Starlette calls one handler for HTTP and WebSocket connections; its type splits them.
-        app.add_exception_handler(exc_class, cast("ExceptionHandler", handle))
-
-
-def _next_handler(
-    app: FastAPI, exc: Exception, ours: Callable[..., object]
-) -> Callable[..., object] | None:
-    """The app's handler Starlette would have chosen for *exc* without ours, if any.
-
-    ``Exception`` is left out: Starlette's outermost middleware calls that one
-    for whatever is raised on.
-    """
-    for cls in type(exc).__mro__:
-        if cls is Exception:
-            return None
-        handler = app.exception_handlers.get(cls)
-        if handler is not None and handler is not ours:
-            return handler
-    return None  # pragma: no cover - every exception's MRO holds Exception
-
-
-async def _call(
-    handler: Callable[..., object], connection: Request | WebSocket, exc: Exception
-) -> Response | None:
-    """Call an exception handler as Starlette does: a synchronous one in the thread pool."""
-    target = handler.func if isinstance(handler, functools.partial) else handler
-    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
-        getattr(target, "__call__", None)  # noqa: B004 - an object with an async __call__
-    ):
-        result = await cast("Callable[..., Awaitable[object]]", handler)(connection, exc)
-    else:
-        result = await run_in_threadpool(handler, connection, exc)
-    return cast("Response | None", result)
+    return handle
 
 
 def _unavailable(problem: _Problem, instance: str, headers: Mapping[str, str]) -> JSONResponse:

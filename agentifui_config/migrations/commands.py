@@ -295,16 +295,13 @@ def _alembic(run: _Command, *args: Any, **kwargs: Any) -> None:
     try:
         run(*args, **kwargs)
     except CommandError as exc:
-        raise MigrationError(
-            str(exc), variable="alembic", remedy="see `alembic history` for the revisions"
-        ) from exc
+        raise MigrationError(str(exc), remedy="see `alembic history` for the revisions") from exc
     except RuntimeError as exc:
         if "running event loop" not in str(exc):
             raise
         raise MigrationError(
             f"env.py started an event loop of its own ({exc}) instead of using the "
             "connection handed to it",
-            variable="env.py",
             remedy="call agentifui_config.migrations.run_migrations(target_metadata) in env.py, "
             "or use config.attributes['connection'] there when it is set",
         ) from exc

@@ -60,7 +60,10 @@ _HOLDER: Final = text(
 
 
 class MigrationLockTimeoutError(MigrationError):
-    """Another process held the migration lock for longer than the wait allowed."""
+    """Another process held the migration lock for longer than the wait allowed.
+
+    Its ``argument`` is ``lock_timeout``, the wait to lengthen.
+    """
 
 
 async def _commit_open_transaction(connection: AsyncConnection) -> None:
@@ -135,7 +138,7 @@ async def _try_lock(connection: AsyncConnection, key: int) -> bool:
     except InvalidRequestError as exc:
         raise MigrationError(
             f"cannot commit on this connection: {exc}",
-            variable="connection",
+            argument="connection",
             remedy="pass a connection from engine.connect(), not from engine.begin(): "
             "migrations commit their own transactions",
         ) from exc
@@ -155,7 +158,7 @@ async def _timed_out(
     return MigrationLockTimeoutError(
         f"the migration lock{held_by} was not released within {waited:g} s: "
         "another process is still migrating this database, or is stuck",
-        variable="lock_timeout",
+        argument="lock_timeout",
         remedy="wait for that migration to finish, or allow longer with lock_timeout=; "
         "pg_terminate_backend(pid) on a stuck holder releases the lock",
     )

@@ -83,7 +83,7 @@ def run_migrations(
     if isinstance(connection, AsyncConnection):
         raise MigrationError(
             "config.attributes['connection'] holds an AsyncConnection; env.py runs synchronously",
-            variable="connection",
+            argument="connection",
             remedy="hand in the synchronous connection from within "
             "await connection.run_sync(...), or use agentifui_config.migrations.upgrade()",
         )
@@ -98,7 +98,6 @@ def _refuse_running_loop() -> None:
     raise MigrationError(
         "alembic.command was called inside a running event loop without a connection, "
         "so env.py cannot start a loop of its own to migrate",
-        variable="env.py",
         remedy="await agentifui_config.migrations.upgrade(...) (or downgrade, stamp, current) "
         "instead: they hand env.py a connection",
     )

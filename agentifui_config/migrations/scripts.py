@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.errors import AgentifuiError
 
 __all__ = [
     "AlembicConfigSource",
@@ -34,18 +34,41 @@ __all__ = [
 AlembicConfigSource: TypeAlias = str | os.PathLike[str] | Config
 """An ``alembic.ini`` path, a migration directory holding ``env.py``, or an Alembic ``Config``."""
 
-_VARIABLE: Final = "alembic_config"
+_ARGUMENT: Final = "alembic_config"
 
 # Script directories already read, by where their scripts are; see script_directory().
 _SCRIPTS: dict[tuple[str | None, ...], ScriptDirectory] = {}
 
 
-class MigrationError(ConfigurationError):
+class MigrationError(AgentifuiError):
     """A migration helper cannot do what was asked; the message says what to change.
 
     Alembic's own refusals (an unknown revision, several heads where one was
-    meant) arrive as this error too, their text kept.
+    meant) arrive as this error too, their text kept. It is no
+    ``ConfigurationError``: ``variable`` is set only when an environment
+    variable is at fault (``DB_PGBOUNCER``).
+
+    Args:
+        message: What cannot be done, and why.
+        remedy: What to change.
+        variable: The environment variable at fault, only when one is.
+        argument: The argument of the call at fault (``directory``,
+            ``lock_timeout``), for a command line to name its own option.
+
+    Attributes:
+        argument: The argument at fault, or ``None``.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remedy: str = "",
+        variable: str | None = None,
+        argument: str | None = None,
+    ) -> None:
+        super().__init__(message, remedy=remedy, variable=variable)
+        self.argument = argument
 
 
 def load_alembic_config(source: AlembicConfigSource) -> Config:
@@ -69,7 +92,7 @@ def load_alembic_config(source: AlembicConfigSource) -> Config:
         if not (path / "env.py").is_file():
             raise MigrationError(
                 f"{path} holds no env.py, so it is not an Alembic migration directory",
-                variable=_VARIABLE,
+                argument=_ARGUMENT,
                 remedy="give the directory that holds env.py, or its alembic.ini; "
                 "init_migrations() writes both",
             )
@@ -81,7 +104,7 @@ def load_alembic_config(source: AlembicConfigSource) -> Config:
         return Config(toml_file=path) if path.suffix == ".toml" else Config(path)
     raise MigrationError(
         f"{path} does not exist",
-        variable=_VARIABLE,
+        argument=_ARGUMENT,
         remedy="give the path of alembic.ini or of the directory that holds env.py",
     )
 
@@ -124,7 +147,7 @@ def script_directory(config: Config) -> ScriptDirectory:
     except CommandError as exc:
         raise MigrationError(
             f"cannot read the migration scripts: {exc}",
-            variable=_VARIABLE,
+            argument=_ARGUMENT,
             remedy="check script_location in the Alembic configuration and the revision files",
         ) from exc
     return _SCRIPTS.setdefault(key, script)

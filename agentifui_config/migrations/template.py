@@ -65,7 +65,7 @@ def init_migrations(
     if existing and not overwrite:
         raise MigrationError(
             f"{target} already holds {', '.join(existing)}",
-            variable="directory",
+            argument="directory",
             remedy="choose an empty directory, or pass overwrite=True to replace those files",
         )
     (target / "versions").mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,7 @@ def _render_env(metadata: str | None) -> str:
         if match is None:
             raise MigrationError(
                 f"metadata {metadata!r} is not of the form module:attribute",
-                variable="metadata",
+                argument="metadata",
                 remedy="give it as package.module:Base.metadata",
             )
         block = (

@@ -20,7 +20,6 @@ not the calling thread has an event loop running.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError
+from agentifui_config.failures import DatabaseUnavailableError
 from agentifui_config.secrecy import scrub_config
 from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
 from agentifui_config.testing._loop import run_coroutine
@@ -76,8 +76,11 @@ _COMMAND_TIMEOUT: Final = 60.0  # seconds for CREATE/DROP DATABASE
 _PREPARER: Final = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]
 
 
-class PostgresUnavailableError(ConfigurationError):
-    """No PostgreSQL server can be provided; the message says how to get one."""
+class PostgresUnavailableError(DatabaseUnavailableError):
+    """No PostgreSQL server can be provided; the message says how to get one.
+
+    Its ``variable`` is ``AGENTIFUI_TEST_DATABASE_URL``, the one to set or correct.
+    """
 
 
 class _RunEnvironment(BaseSettings):
@@ -290,8 +293,10 @@ def _config_from_url(url: str) -> DatabaseConfig:
     try:
         return DatabaseConfig.from_url(url)
     except ConfigurationError as exc:
-        findings = [dataclasses.replace(f, variable=URL_VARIABLE) for f in exc.findings]
-        raise PostgresUnavailableError(findings) from None
+        first = exc.errors[0]
+        raise PostgresUnavailableError(
+            "; ".join(f.message for f in exc.errors), variable=URL_VARIABLE, remedy=first.remedy
+        ) from None
 
 
 def _check_server(server: PostgresServer) -> None:
