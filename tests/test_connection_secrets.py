@@ -23,8 +23,8 @@ from agentifui_config import (
     MigrationState,
     MigrationStatus,
 )
-from agentifui_config import engine as engine_module
 from agentifui_config.connection import DatabaseUnavailableError, ManagerStateError
+from agentifui_config.failures import database_failure
 
 if TYPE_CHECKING:
     from agentifui_config.testing.postgres import PostgresServer
@@ -168,10 +168,10 @@ class TestScrubbedCauses:
         """A driver error that quotes the password reaches DatabaseUnavailableError masked."""
         config = database_config.model_copy(update={"password": SecretStr(_PASSWORD)})
         cause = OSError(f"could not log in with {_PASSWORD}")
-        error = engine_module._unavailable(config, cause, 3)
+        error = database_failure(cause, config, attempts=3)
         assert str(error).endswith(
-            "after 3 attempt(s): OSError: could not log in with ********** - check that the"
-            " server runs and that DB_HOST, DB_PORT, DB_USERNAME, DB_PASSWORD and DB_DATABASE"
-            " are right; pass retry_for= to wait for a starting server"
+            "(after 3 attempts): OSError: could not log in with ********** - check that the"
+            " server runs and that DB_HOST and DB_PORT name it; pass retry_for= to wait for it"
+            " at start-up"
         )
         assert _leaks(_shown(error)) == []
