@@ -23,29 +23,26 @@ from agentifui_config import (
     AgentifuiError,
     ConfigurationError,
     ConnectionManager,
-    DatabaseAuthenticationError,
     DatabaseConfig,
-    DatabaseError,
-    DatabaseNotFoundError,
-    DatabaseRoleError,
-    DatabaseTimeoutError,
-    DatabaseUnavailableError,
+    failures,
 )
 
 if TYPE_CHECKING:
     from agentifui_config.testing.postgres import PostgresServer
 
-_PASSWORD = "Qz8-right-password"
-_WRONG = "Qz8-wrong-password"
 # Long enough that a retried failure would make several attempts.
 _RETRY_FOR = 3.0
+_PASSWORD = "Qz8-right-password"
+_WRONG = "Qz8-wrong-password"
 
 
-async def _refused(config: DatabaseConfig, retry_for: float) -> tuple[DatabaseError, int, float]:
+async def _refused(
+    config: DatabaseConfig, retry_for: float
+) -> tuple[failures.DatabaseError, int, float]:
     """What initialize() raised for *config*, after how many attempts and how many seconds."""
     manager = ConnectionManager()
     started = time.monotonic()
-    with pytest.raises(DatabaseError) as caught:
+    with pytest.raises(failures.DatabaseError) as caught:
         await manager.initialize(config, retry_for=retry_for)
     attempts = manager.get_metrics()["connect_attempts"]
     assert isinstance(attempts, int)
@@ -80,24 +77,28 @@ class TestHierarchy:
         """ConfigurationError stays a ValueError; a database failure is neither of the two."""
         assert issubclass(ConfigurationError, AgentifuiError)
         assert issubclass(ConfigurationError, ValueError)
-        for failure in (DatabaseUnavailableError, DatabaseNotFoundError, DatabaseRoleError):
-            assert issubclass(failure, DatabaseError)
+        for failure in (
+            failures.DatabaseUnavailableError,
+            failures.DatabaseNotFoundError,
+            failures.DatabaseRoleError,
+        ):
+            assert issubclass(failure, failures.DatabaseError)
             assert issubclass(failure, AgentifuiError)
             assert not issubclass(failure, ValueError)
-        assert issubclass(DatabaseTimeoutError, DatabaseUnavailableError)
-        assert issubclass(DatabaseRoleError, DatabaseAuthenticationError)
+        assert issubclass(failures.DatabaseTimeoutError, failures.DatabaseUnavailableError)
+        assert issubclass(failures.DatabaseRoleError, failures.DatabaseAuthenticationError)
 
     def test_only_what_can_heal_is_retryable(self) -> None:
         """Unreachable and timed-out are retryable; a refused login or a missing database not."""
-        assert DatabaseUnavailableError.retryable
-        assert DatabaseTimeoutError.retryable
-        assert not DatabaseAuthenticationError.retryable
-        assert not DatabaseRoleError.retryable
-        assert not DatabaseNotFoundError.retryable
+        assert failures.DatabaseUnavailableError.retryable
+        assert failures.DatabaseTimeoutError.retryable
+        assert not failures.DatabaseAuthenticationError.retryable
+        assert not failures.DatabaseRoleError.retryable
+        assert not failures.DatabaseNotFoundError.retryable
 
     def test_survives_pickling(self) -> None:
         """A failure sent to another process keeps its message, remedy, variable and SQLSTATE."""
-        error = DatabaseNotFoundError(
+        error = failures.DatabaseNotFoundError(
             "no database 'x'", remedy="create it", variable="DB_DATABASE", sqlstate="3D000"
         )
         copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
@@ -118,31 +119,40 @@ class TestHierarchy:
 
 @pytest.mark.asyncio
 class TestStartupRetry:
-    async def test_missing_database_fails_at_once_naming_db_database(
-        self, database_config: DatabaseConfig
+    @pytest.mark.parametrize(
+        ("update", "kind", "expected"),
+        [
+            (
+                {"database": "agentifui_no_such_db"},
+                failures.DatabaseNotFoundError,
+                ("3D000", "DB_DATABASE", "no database 'agentifui_no_such_db' (not retried"),
+            ),
+            (
+                {"username": "agentifui_no_such_role"},
+                failures.DatabaseRoleError,
+                ("28000", "DB_USERNAME", "rejected role 'agentifui_no_such_role'"),
+            ),
+        ],
+    )
+    async def test_missing_database_or_role_fails_at_once_naming_its_variable(
+        self,
+        database_config: DatabaseConfig,
+        update: dict[str, str],
+        kind: type[failures.DatabaseError],
+        expected: tuple[str, str, str],
     ) -> None:
-        """A database the server lacks (3D000) is not retried, and DB_DATABASE is named."""
-        config = database_config.model_copy(update={"database": "agentifui_no_such_db"})
-        error, attempts, elapsed = await _refused(config, _RETRY_FOR)
-        assert isinstance(error, DatabaseNotFoundError)
-        assert (attempts, error.sqlstate, error.variable) == (1, "3D000", "DB_DATABASE")
+        """A database (3D000) or role (28000) the server lacks is not retried, and is named."""
+        sqlstate, variable, said = expected
+        error, attempts, elapsed = await _refused(
+            database_config.model_copy(update=update), _RETRY_FOR
+        )
+        assert isinstance(error, kind)
+        assert (attempts, error.sqlstate, error.variable) == (1, sqlstate, variable)
         assert elapsed < _RETRY_FOR
-        assert str(error).startswith("DB_DATABASE: cannot connect to ")
-        assert "no database 'agentifui_no_such_db' (not retried" in str(error)
+        assert str(error).startswith(f"{variable}: cannot connect to ")
+        assert said in str(error)
         assert "DB_HOST" not in str(error)
         assert error.__cause__ is None
-
-    async def test_missing_role_fails_at_once_naming_db_username(
-        self, database_config: DatabaseConfig
-    ) -> None:
-        """A role the server lacks (28000) is not retried, and DB_USERNAME is named."""
-        config = database_config.model_copy(update={"username": "agentifui_no_such_role"})
-        error, attempts, elapsed = await _refused(config, _RETRY_FOR)
-        assert isinstance(error, DatabaseRoleError)
-        assert (attempts, error.sqlstate, error.variable) == (1, "28000", "DB_USERNAME")
-        assert elapsed < _RETRY_FOR
-        assert "rejected role 'agentifui_no_such_role'" in str(error)
-        assert "DB_USERNAME to a role that exists" in error.remedy
 
     async def test_wrong_password_fails_at_once_naming_db_password(
         self, password_role: DatabaseConfig
@@ -154,7 +164,7 @@ class TestStartupRetry:
                 "no password and a wrong one cannot be produced"
             )
         error, attempts, elapsed = await _refused(password_role, _RETRY_FOR)
-        assert isinstance(error, DatabaseAuthenticationError)
+        assert isinstance(error, failures.DatabaseAuthenticationError)
         assert (attempts, error.sqlstate, error.variable) == (1, "28P01", "DB_PASSWORD")
         assert elapsed < _RETRY_FOR
         assert _WRONG not in str(error)
@@ -167,7 +177,7 @@ class TestStartupRetry:
         async with _role(postgres_server, "CONNECTION LIMIT 0") as role:
             config = database_config.model_copy(update={"username": role})
             error, attempts, elapsed = await _refused(config, 0.5)
-        assert type(error) is DatabaseUnavailableError
+        assert type(error) is failures.DatabaseUnavailableError
         assert error.sqlstate == "53300"
         assert error.variable is None
         assert attempts >= 2
@@ -179,14 +189,14 @@ class TestStartupRetry:
         """Nothing listening is retried; no variable is blamed, since the server may be down."""
         config = DatabaseConfig(host="127.0.0.1", port=free_port())
         error, attempts, _ = await _refused(config, 0.5)
-        assert type(error) is DatabaseUnavailableError
+        assert type(error) is failures.DatabaseUnavailableError
         assert attempts >= 2
         assert (error.variable, error.sqlstate) == (None, None)
 
     async def test_an_outage_is_no_value_error(self) -> None:
         """An app's ``except ValueError`` around start-up no longer swallows an outage."""
         config = DatabaseConfig(host="127.0.0.1", port=free_port())
-        with pytest.raises(DatabaseUnavailableError) as caught:
+        with pytest.raises(failures.DatabaseUnavailableError) as caught:
             await ConnectionManager().initialize(config)
         assert not isinstance(caught.value, ValueError | ConfigurationError)
 

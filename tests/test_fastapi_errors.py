@@ -149,22 +149,12 @@ class TestTimeouts:
         _assert_problem(response, "/query", "No database connection became free")
         assert _events(caplog) == ["database_pool_exhausted"]
 
-    async def test_statement_timeout_is_503(
-        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
+    @pytest.mark.parametrize("setting", ["statement_timeout", "command_timeout"])
+    async def test_database_timeout_is_503(
+        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture, setting: str
     ) -> None:
-        """A statement the server cancels for running too long answers 503."""
-        app = _app(database_config.model_copy(update={"statement_timeout": 0.1}))
-        async with _serving(app) as client:
-            with caplog.at_level(logging.WARNING, _LOGGER):
-                response = await client.get("/slow")
-        _assert_problem(response, "/slow", "did not answer in time")
-        assert _events(caplog) == ["database_timeout"]
-
-    async def test_command_timeout_of_the_driver_is_503(
-        self, database_config: DatabaseConfig, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """A TimeoutError raised by the driver (DB_COMMAND_TIMEOUT) answers 503."""
-        app = _app(database_config.model_copy(update={"command_timeout": 0.1}))
+        """A statement the server cancels, or the driver's own command timeout, answers 503."""
+        app = _app(database_config.model_copy(update={setting: 0.1}))
         async with _serving(app) as client:
             with caplog.at_level(logging.WARNING, _LOGGER):
                 response = await client.get("/slow")
