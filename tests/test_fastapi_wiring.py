@@ -14,6 +14,7 @@ from typing import Any, assert_type
 
 import httpx
 import pytest
+import sqlalchemy.exc
 from fastapi import APIRouter, FastAPI
 
 import agentifui_config.fastapi as integration
@@ -127,7 +128,7 @@ class TestSetup:
 
         @app.get("/timeout")
         async def timeout() -> None:
-            raise TimeoutError
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
 
         async with _client(app) as client:
             live = await client.get("/health/live", headers={"Origin": _ORIGIN})
@@ -147,7 +148,7 @@ class TestSetup:
             health = await client.get("/health/live", headers={"Origin": _ORIGIN})
         assert health.status_code == 404
         assert "access-control-allow-origin" not in health.headers
-        assert TimeoutError not in app.exception_handlers
+        assert sqlalchemy.exc.TimeoutError not in app.exception_handlers
 
     @pytest.mark.parametrize(
         ("environment", "expose", "shown"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 import pytest
 
 from agentifui_config.database import DB_PREFIX
-from agentifui_config.errors import ConfigurationError, suggest_variable
+from agentifui_config.errors import AgentifuiError, suggest_variable
 from agentifui_config.settings import (
     EnvironmentSettings,
     get_settings,
@@ -139,7 +139,7 @@ def migrated_database(
         build_schema(
             database_config, alembic_config=agentifui_alembic_config, metadata=agentifui_metadata
         )
-    except ConfigurationError as exc:  # no schema given, a bad path, Alembic's refusal
+    except AgentifuiError as exc:  # no schema given, a bad path, Alembic's refusal
         refused = f"migrated_database: {exc}"
     else:
         return database_config

@@ -172,6 +172,15 @@ class TestMigratedDatabase:
         )
         assert "Traceback" not in result.stdout.str()
 
+    def test_missing_migrations(self, inner: InnerSuite) -> None:
+        """An agentifui_alembic_config path that does not exist fails the test saying so."""
+        inner.ini("agentifui_alembic_config = no/such/alembic.ini")
+        inner.files(test_x="def test_x(migrated_database):\n    pass\n")
+        result = inner.run()
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*migrated_database: *alembic.ini does not exist*"])
+        assert "Traceback" not in result.stdout.str()
+
     def test_metadata_name_of_something_else(self, inner: InnerSuite) -> None:
         """An agentifui_metadata naming an object that is not a MetaData is refused as such."""
         inner.ini("agentifui_metadata = os:sep")
