@@ -172,32 +172,32 @@ class TestMigratedDatabase:
         )
         assert "Traceback" not in result.stdout.str()
 
-    def test_missing_migrations(self, inner: InnerSuite) -> None:
-        """An agentifui_alembic_config path that does not exist fails the test saying so."""
-        inner.ini("agentifui_alembic_config = no/such/alembic.ini")
+    @pytest.mark.parametrize(
+        ("setting", "said"),
+        [
+            # A migration refusal, no ConfigurationError, is reported the same way.
+            (
+                "agentifui_alembic_config = no/such/alembic.ini",
+                "*migrated_database: *alembic.ini does not exist*",
+            ),
+            (
+                "agentifui_metadata = os:sep",
+                "*agentifui_metadata = os:sep: is a str, not a MetaData*",
+            ),
+            (
+                "agentifui_metadata = no_such_module:Base.metadata",
+                "*agentifui_metadata = no_such_module:Base.metadata: cannot import*",
+            ),
+        ],
+    )
+    def test_bad_schema_setting(self, inner: InnerSuite, setting: str, said: str) -> None:
+        """A schema setting that gives no schema fails the test saying why, without a traceback."""
+        inner.ini(setting)
         inner.files(test_x="def test_x(migrated_database):\n    pass\n")
         result = inner.run()
         result.assert_outcomes(errors=1)
-        result.stdout.fnmatch_lines(["*migrated_database: *alembic.ini does not exist*"])
+        result.stdout.fnmatch_lines([said])
         assert "Traceback" not in result.stdout.str()
-
-    def test_metadata_name_of_something_else(self, inner: InnerSuite) -> None:
-        """An agentifui_metadata naming an object that is not a MetaData is refused as such."""
-        inner.ini("agentifui_metadata = os:sep")
-        inner.files(test_x="def test_x(migrated_database):\n    pass\n")
-        result = inner.run()
-        result.assert_outcomes(errors=1)
-        result.stdout.fnmatch_lines(["*agentifui_metadata = os:sep: is a str, not a MetaData*"])
-
-    def test_bad_metadata_name(self, inner: InnerSuite) -> None:
-        """An agentifui_metadata that does not import is reported with the way to write it."""
-        inner.ini("agentifui_metadata = no_such_module:Base.metadata")
-        inner.files(test_x="def test_x(migrated_database):\n    pass\n")
-        result = inner.run()
-        result.assert_outcomes(errors=1)
-        result.stdout.fnmatch_lines(
-            ["*agentifui_metadata = no_such_module:Base.metadata: cannot import*"]
-        )
 
 
 class TestConnectionManager:
