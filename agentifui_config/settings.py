@@ -18,24 +18,18 @@ import warnings
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Final
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agentifui_config.cors import parse_methods, parse_origins
-from agentifui_config.database import DB_PREFIX, URL_FIELDS, DatabaseConfig, replacement_lines
+from agentifui_config.database import DatabaseConfig, replacement_lines
 from agentifui_config.environment import Environment
-from agentifui_config.errors import (
-    ConfigurationError,
-    ErrorLocation,
-    Finding,
-    Severity,
-    findings_from_errors,
-)
-from agentifui_config.misnames import misnamed_variables
-from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.parsing import parse_flags, parse_list
+from agentifui_config.pipeline import Outcome, misspellings, run
+from agentifui_config.pipeline import variable_names as pipeline_variable_names
 from agentifui_config.policies import evaluate
-from agentifui_config.secrecy import HIDDEN_VARIABLES
-from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources_for
+from agentifui_config.sources import open_sources, sources_for
 
 __all__ = [
     "LOG_LEVELS",
@@ -71,6 +65,8 @@ class EnvironmentSettings(BaseSettings):
         hide_input_in_errors=True,
         validate_default=True,
         env_file_encoding="utf-8",
+        # An empty value for an optional variable means unset (DB_SSL_MODE= loads).
+        env_ignore_empty=True,
     )
 
     environment: Environment = Field(
@@ -104,26 +100,33 @@ class EnvironmentSettings(BaseSettings):
     debug: bool = Field(False, description="Debug mode; never in production.")
 
     def __init__(self, **values: Any) -> None:
-        if isinstance(values.get("database"), DatabaseConfig):
-            # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
-            # environment may fill the parts it leaves at their defaults.
-            values.setdefault("database_url", None)
-        try:
-            super().__init__(**values)
-        except (ValidationError, SettingsError, ConfigurationError) as exc:
-            findings = _findings_of(exc)
-            self._judge_defaulted(values, exc, findings)
-        except (OSError, UnicodeDecodeError) as exc:
-            env_file = values.get("_env_file")
-            if env_file is None:
-                raise
-            findings = [_unreadable_env_file(env_file, exc)]
-        else:
-            self._judge(values)
-            return
-        # Raised outside the handler so that nothing is chained, not even as __context__:
-        # pydantic's error keeps every input (DATABASE_URL, the whole .env) in its details.
-        raise _report(findings, _typos(values)) from None
+        # env -> parse -> config -> policy, each source read once: see agentifui_config.pipeline.
+        outcome = run(self, _arguments(values), EnvironmentSettings)
+        if any(f.severity is Severity.ERROR for f in outcome.findings):
+            # Raised with nothing chained: pydantic's error keeps every input in its details.
+            raise ConfigurationError(outcome.findings) from None
+        for finding in outcome.findings:
+            _log_finding(finding)
+        if self.database_url is not None and self.database_url.get_secret_value():
+            _warn_legacy_url(self.database_url)
+
+    @classmethod
+    def inspect(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Outcome:
+        """Load as :func:`load_settings` does, but return what was found instead of raising.
+
+        For tools that report on a broken configuration (``agentifui-config show``):
+        nothing is logged or warned.
+
+        Args:
+            env_file: A ``.env`` file, as for :func:`load_settings`.
+            **overrides: Field values that win over every source.
+
+        Returns:
+            Every finding, the settings built with failed fields at their defaults
+            (``None`` when a source could not be read), and where each value came from.
+        """
+        values = _arguments({"_env_file": env_file, **overrides})
+        return run(cls.__new__(cls), values, EnvironmentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -139,7 +142,7 @@ class EnvironmentSettings(BaseSettings):
         ``DB_*`` variables from every source are gathered into :attr:`database`,
         so a ``DB_HOST`` line in the ``.env`` file reaches it.
         """
-        return (init_settings, *sources_for(settings_cls, dotenv_settings))
+        return (init_settings, *sources_for(settings_cls, dotenv_settings, env_settings))
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -186,18 +189,6 @@ class EnvironmentSettings(BaseSettings):
             return SecretStr(secrets.token_urlsafe(48))
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_database_url(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not data.get("database_url"):
-            return data
-        url = data["database_url"]
-        text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
-        explicit = data.get("database", {})
-        if isinstance(explicit, DatabaseConfig):
-            explicit = explicit.model_dump(include=explicit.model_fields_set)
-        return {**data, "database": {**parse_database_url(text), **explicit}}
-
     @property
     def secret_key_generated(self) -> bool:
         """Whether :attr:`secret_key` was generated for this process (development only)."""
@@ -207,101 +198,18 @@ class EnvironmentSettings(BaseSettings):
         """Whether the feature flag *flag* is on; an unknown flag is off."""
         return self.feature_flags.get(flag, False)
 
-    def _judge(self, values: Mapping[str, Any]) -> None:
-        """Apply the policies; raise every error at once, log the warnings."""
-        typos = _typos(values)
-        findings = evaluate(self) + typos
-        if any(f.severity is Severity.ERROR for f in findings):
-            raise _report(findings, typos)
-        for finding in findings:
-            _log_finding(finding)
-        if self.database_url is not None and self.database_url.get_secret_value():
-            _warn_legacy_url(self.database_url)
 
-    def _judge_defaulted(
-        self, values: dict[str, Any], exc: Exception, findings: list[Finding]
-    ) -> None:
-        """Validate again with the failing fields at their defaults, to find policy problems too."""
-        if not isinstance(exc, ValidationError):
-            return
-        locations = [tuple(e["loc"]) for e in exc.errors()]
-        retry = _with_defaults(values, locations)
-        try:
-            super().__init__(**retry)
-        except (ValidationError, SettingsError, ConfigurationError):
-            return
-        seen = {f.variable for f in findings}
-        if () in locations:
-            # DATABASE_URL was refused and left out: the parts it gives are unread, not unset.
-            given = self.database.model_fields_set
-            seen.update(DB_PREFIX + name.upper() for name in URL_FIELDS - given)
-        findings.extend(f for f in evaluate(self) if f.variable not in seen)
+def _arguments(values: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(values.get("database"), DatabaseConfig):
+        # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
+        # environment may fill the parts it leaves at their defaults.
+        values.setdefault("database_url", None)
+    return values
 
 
-def _variable(loc: ErrorLocation) -> str:
-    """The environment variable behind an error location in EnvironmentSettings."""
-    if not loc:
-        return "configuration"
-    if loc[0] == "database" and len(loc) > 1:
-        return DB_PREFIX + str(loc[1]).upper()
-    return str(loc[0]).upper()
-
-
-@functools.cache
-def _remedies() -> Mapping[str, str]:
-    remedies = {
-        DB_PREFIX + name.upper(): field.description or ""
-        for name, field in DatabaseConfig.model_fields.items()
-    }
-    for name, field in EnvironmentSettings.model_fields.items():
-        remedies[name.upper()] = field.description or ""
-    return remedies
-
-
-def _findings_of(exc: Exception) -> list[Finding]:
-    if isinstance(exc, ConfigurationError):
-        return list(exc.findings)
-    if isinstance(exc, ValidationError):
-        errors = exc.errors(include_url=False)
-        return findings_from_errors(errors, _variable, HIDDEN_VARIABLES, _remedies())
-    return [Finding("configuration", "a value could not be decoded", str(exc))]
-
-
-def _with_defaults(values: dict[str, Any], locations: list[ErrorLocation]) -> dict[str, Any]:
-    """*values* with each failing field set back to its default (nested ``database`` too)."""
-    retry = dict(values)
-    database: dict[str, Any] = {}
-    for loc in locations:
-        if not loc:
-            retry["database_url"] = None
-        elif loc[0] == "database" and len(loc) > 1 and loc[1] in DatabaseConfig.model_fields:
-            database[str(loc[1])] = DatabaseConfig.model_fields[str(loc[1])].get_default(
-                call_default_factory=True
-            )
-        elif loc[0] in EnvironmentSettings.model_fields:
-            field = EnvironmentSettings.model_fields[str(loc[0])]
-            retry[str(loc[0])] = field.get_default(call_default_factory=True)
-    if database and not isinstance(retry.get("database"), DatabaseConfig):
-        retry["database"] = {**retry.get("database", {}), **database}
-    return retry
-
-
-def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) -> Finding:
-    reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-    return Finding(
-        "env_file",
-        f"cannot read the .env file {str(env_file)!r} ({reason or type(exc).__name__})",
-        "save it as UTF-8 text, or give another file",
-    )
-
-
-@functools.cache
 def variable_names() -> tuple[str, ...]:
     """Every environment variable the settings read, in schema order."""
-    top = [name.upper() for name in EnvironmentSettings.model_fields if name != "database"]
-    db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
-    files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
-    return (*top, *db, *files)
+    return pipeline_variable_names(EnvironmentSettings)
 
 
 def configuration_warnings(
@@ -320,20 +228,9 @@ def configuration_warnings(
     Returns:
         The warnings, in the order loading logs them.
     """
-    findings = evaluate(settings) + _typos({"_env_file": env_file})
+    present = open_sources(type(settings), {"_env_file": env_file}).present
+    findings = evaluate(settings) + misspellings(type(settings), present, {})
     return [f for f in findings if f.severity is Severity.WARNING]
-
-
-def _typos(values: Mapping[str, Any]) -> list[Finding]:
-    return misnamed_variables(values, variable_names(), EnvironmentSettings.model_fields)
-
-
-def _report(findings: list[Finding], typos: list[Finding]) -> ConfigurationError:
-    """One error for everything found, typo hints included, errors before warnings."""
-    known = {f.variable for f in findings}
-    extra = [f for f in typos if f.variable not in known]
-    ordered = sorted([*findings, *extra], key=lambda f: f.severity is not Severity.ERROR)
-    return ConfigurationError(ordered)
 
 
 def _log_finding(finding: Finding) -> None:
@@ -354,7 +251,7 @@ def _warn_legacy_url(url: SecretStr) -> None:
         f"  {line}" for line in lines
     )
     _LOG.warning(text, extra={"event_name": "legacy_database_url", "replacement": lines})
-    warnings.warn(text, DeprecationWarning, stacklevel=5)
+    warnings.warn(text, DeprecationWarning, stacklevel=4)
 
 
 def load_settings(

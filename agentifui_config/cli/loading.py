@@ -20,12 +20,13 @@ from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, settings_secrets, url_secrets
-from agentifui_config.settings import EnvironmentSettings, configuration_warnings, load_settings
+from agentifui_config.settings import EnvironmentSettings
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
+    from agentifui_config.pipeline import Outcome
 
-__all__ = ["env_file_path", "environment_value", "load"]
+__all__ = ["env_file_path", "environment_value", "inspect", "load"]
 
 _LEGACY_URL: Final = Finding(
     "DATABASE_URL",
@@ -76,15 +77,36 @@ def load(
     Raises:
         ConfigurationError: The configuration has errors; every finding is listed.
     """
+    outcome = inspect(console, env_file, **overrides)
+    if outcome.errors or not isinstance(outcome.settings, EnvironmentSettings):
+        raise ConfigurationError(outcome.findings)
+    return outcome.settings, list(outcome.findings)
+
+
+def inspect(console: Console, env_file: str | None, **overrides: Any) -> Outcome:
+    """Load the settings as ``load_settings()`` does, quietly, without raising for findings.
+
+    Args:
+        console: Receives every secret value seen, to mask it in the output.
+        env_file: The ``--env-file`` option.
+        **overrides: Field values that win over every source (``environment=``).
+
+    Returns:
+        What loading found; the legacy ``DATABASE_URL`` is a warning among the findings.
+
+    Raises:
+        ConfigurationError: The ``--env-file`` cannot be read.
+    """
     path = env_file_path(env_file)
     console.protect(*_raw_secrets(path))
     with _quiet():
-        settings = load_settings(path, **overrides)
-    console.protect(*settings_secrets(settings))
-    found = configuration_warnings(settings, path)
-    if settings.database_url is not None:
-        found.append(_LEGACY_URL)
-    return settings, found
+        outcome = EnvironmentSettings.inspect(path, **overrides)
+    settings = outcome.settings
+    if isinstance(settings, EnvironmentSettings):
+        console.protect(*settings_secrets(settings))
+        if settings.database_url is not None and settings.database_url.get_secret_value():
+            outcome.findings.append(_LEGACY_URL)
+    return outcome
 
 
 def environment_value(variable: str) -> str | None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 import pytest
 
 from agentifui_config.database import DB_PREFIX
-from agentifui_config.errors import ConfigurationError, suggest_variable
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.misnames import suggest_variable
 from agentifui_config.settings import (
     EnvironmentSettings,
     get_settings,
