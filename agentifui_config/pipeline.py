@@ -16,7 +16,7 @@ their defaults) and the origins; the settings class raises or logs from it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -38,6 +38,7 @@ from agentifui_config.secrecy import HIDDEN_VARIABLES
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, Origin, open_sources
 
 if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
     from pydantic_settings import BaseSettings
 
 __all__ = ["Outcome", "misspellings", "run", "variable_names"]
@@ -182,27 +183,58 @@ def _without(data: dict[str, Any], locations: list[ErrorLocation]) -> dict[str, 
 
 
 def _findings(cls: type[BaseSettings], errors: list[Any]) -> list[Finding]:
-    return findings_from_errors(errors, _variable, HIDDEN_VARIABLES, _remedies(cls))
+    variable = functools.partial(_variable, _delimiter(cls))
+    return findings_from_errors(errors, variable, _hidden(cls), _remedies(cls))
 
 
-def _variable(loc: ErrorLocation) -> str:
-    """The variable behind an error location; the model as a whole is "configuration"."""
+def _delimiter(cls: type[BaseSettings]) -> str:
+    """How a nested group's variables join the group and the field: ``SECURITY__ROUNDS``."""
+    return str(cls.model_config.get("env_nested_delimiter") or "__")
+
+
+def _variable(delimiter: str, loc: ErrorLocation) -> str:
+    """The variable behind an error location; the model as a whole is "configuration".
+
+    ``DB_*`` for the database; a host's nested group is the group and the field
+    joined by the nested delimiter (``SECURITY__PASSWORD_BCRYPT_ROUNDS``).
+    """
     if not loc:
         return "configuration"
     if loc[0] == _DATABASE and len(loc) > 1:
         return DB_PREFIX + str(loc[1]).upper()
+    if len(loc) > 1 and isinstance(loc[1], str):
+        return f"{loc[0]}{delimiter}{loc[1]}".upper()
     return str(loc[0]).upper()
+
+
+def _groups(cls: type[BaseSettings]) -> Iterator[tuple[str, FieldInfo]]:
+    """Each variable of *cls* with its field: nested groups' fields under their own names."""
+    delimiter = _delimiter(cls)
+    for name, info in cls.model_fields.items():
+        yield name.upper(), info
+        group = info.annotation
+        if name == _DATABASE or not (isinstance(group, type) and issubclass(group, BaseModel)):
+            continue
+        for inner, inner_info in group.model_fields.items():
+            yield f"{name}{delimiter}{inner}".upper(), inner_info
 
 
 @functools.cache
 def _remedies(cls: type[BaseSettings]) -> Mapping[str, str]:
+    """Each variable's field description: what a finding about it offers as the remedy."""
     remedies = {
         DB_PREFIX + name.upper(): info.description or ""
         for name, info in DatabaseConfig.model_fields.items()
     }
-    for name, info in cls.model_fields.items():
-        remedies[name.upper()] = info.description or ""
+    remedies.update((variable, info.description or "") for variable, info in _groups(cls))
     return remedies
+
+
+@functools.cache
+def _hidden(cls: type[BaseSettings]) -> frozenset[str]:
+    """The variables whose value no finding shows: the library's, and a host's ``SecretStr``."""
+    secret = {variable for variable, info in _groups(cls) if "SecretStr" in str(info.annotation)}
+    return HIDDEN_VARIABLES | secret
 
 
 def _findings_of(exc: ConfigurationError | SettingsError) -> list[Finding]:
@@ -223,7 +255,7 @@ def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) ->
 @functools.cache
 def variable_names(cls: type[BaseSettings]) -> tuple[str, ...]:
     """Every environment variable *cls* reads, in schema order."""
-    top = [name.upper() for name in cls.model_fields if name != _DATABASE]
+    top = [variable for variable, _ in _groups(cls) if variable != _DATABASE.upper()]
     db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
     files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
     return (*top, *db, *files)

@@ -16,7 +16,7 @@ import os
 import secrets
 import warnings
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar, overload
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger("agentifui_config")
+
+_S = TypeVar("_S", bound="EnvironmentSettings")
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
@@ -111,6 +113,20 @@ class EnvironmentSettings(BaseSettings):
             _warn_legacy_url(self.database_url)
 
     @classmethod
+    def load(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Self:
+        """Read, validate and judge the configuration as this class; see :func:`load_settings`.
+
+        Args:
+            env_file: A ``.env`` file; by default the ``env_file`` of ``model_config``.
+            **overrides: Field values that win over every source.
+
+        Raises:
+            ConfigurationError: Every problem found, in one report.
+        """
+        values = overrides if env_file is None else {"_env_file": env_file, **overrides}
+        return cls(**values)
+
+    @classmethod
     def inspect(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Outcome:
         """Load as :func:`load_settings` does, but return what was found instead of raising.
 
@@ -125,8 +141,8 @@ class EnvironmentSettings(BaseSettings):
             Every finding, the settings built with failed fields at their defaults
             (``None`` when a source could not be read), and where each value came from.
         """
-        values = _arguments({"_env_file": env_file, **overrides})
-        return run(cls.__new__(cls), values, EnvironmentSettings)
+        given = overrides if env_file is None else {"_env_file": env_file, **overrides}
+        return run(cls.__new__(cls), _arguments(dict(given)), EnvironmentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -251,31 +267,65 @@ def _warn_legacy_url(url: SecretStr) -> None:
         f"  {line}" for line in lines
     )
     _LOG.warning(text, extra={"event_name": "legacy_database_url", "replacement": lines})
-    warnings.warn(text, DeprecationWarning, stacklevel=4)
+    warnings.warn(text, DeprecationWarning, stacklevel=5)
 
 
 def load_settings(
-    env_file: str | os.PathLike[str] | None = None, **overrides: Any
+    env_file: str | os.PathLike[str] | None = None,
+    *,
+    settings_class: type[EnvironmentSettings] | None = None,
+    **overrides: Any,
 ) -> EnvironmentSettings:
     """Read, validate and judge the configuration; a fresh instance on every call.
 
     Args:
         env_file: A ``.env`` file to read below the environment in precedence;
-            a missing file is ignored.
+            a missing file is ignored. By default, the ``env_file`` of the settings
+            class's ``model_config`` (none for :class:`EnvironmentSettings`).
+        settings_class: The application's own subclass of :class:`EnvironmentSettings`;
+            ``EnvironmentSettings`` by default. For the subclass's type,
+            call ``AppSettings.load()`` (:meth:`EnvironmentSettings.load`).
         **overrides: Field values that win over every source (``environment=``,
             ``database=``, ...).
 
     Raises:
         ConfigurationError: Every problem found, in one report.
     """
-    return EnvironmentSettings(_env_file=env_file, **overrides)
+    return (settings_class or EnvironmentSettings).load(env_file, **overrides)
 
 
 @functools.cache
-def get_settings() -> EnvironmentSettings:
-    """The process's settings, loaded once; ``get_settings.cache_clear()`` forgets them.
+def _cached(settings_class: type[EnvironmentSettings]) -> EnvironmentSettings:
+    return settings_class.load()
 
-    Raises:
-        ConfigurationError: Every problem found, in one report.
-    """
-    return load_settings()
+
+class _SettingsCache:
+    """:func:`get_settings`: one cached instance per settings class."""
+
+    @overload
+    def __call__(self) -> EnvironmentSettings: ...
+    @overload
+    def __call__(self, settings_class: type[_S]) -> _S: ...
+    def __call__(self, settings_class: type[EnvironmentSettings] | None = None) -> Any:
+        """The process's settings of *settings_class*, loaded once.
+
+        Raises:
+            ConfigurationError: Every problem found, in one report.
+        """
+        return _cached(settings_class or EnvironmentSettings)
+
+    def cache_clear(self) -> None:
+        """Forget every cached instance; the next call loads again."""
+        _cached.cache_clear()
+
+    def cache_info(self) -> functools._CacheInfo:
+        """How many instances are cached (``currsize``), as ``functools.cache`` reports it."""
+        return _cached.cache_info()
+
+
+get_settings: Final = _SettingsCache()
+"""The process's settings, loaded once per class; ``get_settings.cache_clear()`` forgets them.
+
+``get_settings()`` gives the :class:`EnvironmentSettings`, ``get_settings(AppSettings)``
+the application's own class, each cached on its own.
+"""
