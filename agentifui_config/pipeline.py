@@ -33,7 +33,7 @@ from agentifui_config.errors import (
 )
 from agentifui_config.misnames import misnamed_variables
 from agentifui_config.parsing import parse_database_url
-from agentifui_config.policies import evaluate
+from agentifui_config.policies import RULES, evaluate
 from agentifui_config.secrecy import HIDDEN_VARIABLES
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, Origin, open_sources
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
     from pydantic_settings import BaseSettings
 
-__all__ = ["Outcome", "misspellings", "run", "variable_names"]
+__all__ = ["Outcome", "misspellings", "run", "variable_fields", "variable_names"]
 
 _S = TypeVar("_S", bound="BaseSettings")
 
@@ -102,7 +102,9 @@ def run(instance: _S, values: Mapping[str, Any], fallback: type[BaseSettings]) -
     outcome.settings = _configure(instance, data, outcome, fallback)
     if outcome.settings is not None:
         skip = unread | {f.variable for f in outcome.findings}
-        outcome.findings.extend(f for f in evaluate(outcome.settings) if f.variable not in skip)  # type: ignore[arg-type]
+        rules = getattr(outcome.settings, "rules", RULES)
+        judged = evaluate(outcome.settings, rules)  # type: ignore[arg-type]
+        outcome.findings.extend(f for f in judged if f.variable not in skip)
     known = {f.variable for f in outcome.findings}
     outcome.findings.extend(
         f for f in misspellings(cls, sources.present, values) if f.variable not in known
@@ -217,6 +219,14 @@ def _groups(cls: type[BaseSettings]) -> Iterator[tuple[str, FieldInfo]]:
             continue
         for inner, inner_info in group.model_fields.items():
             yield f"{name}{delimiter}{inner}".upper(), inner_info
+
+
+@functools.cache
+def variable_fields(cls: type[BaseSettings]) -> Mapping[str, FieldInfo]:
+    """The field behind each variable *cls* reads: ``DB_*``, its own, its nested groups'."""
+    fields = {DB_PREFIX + name.upper(): info for name, info in DatabaseConfig.model_fields.items()}
+    fields.update(_groups(cls))
+    return fields
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pkgutil
 import secrets
 import warnings
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_flags, parse_list
 from agentifui_config.pipeline import Outcome, misspellings, run
 from agentifui_config.pipeline import variable_names as pipeline_variable_names
-from agentifui_config.policies import evaluate
+from agentifui_config.policies import RULES, Rule, evaluate
 from agentifui_config.sources import open_sources, sources_for
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "get_settings",
     "load_settings",
     "replacement_lines",
+    "settings_class_named",
     "variable_names",
 ]
 
@@ -71,35 +73,38 @@ class EnvironmentSettings(BaseSettings):
         env_ignore_empty=True,
     )
 
+    rules: ClassVar[tuple[Rule, ...]] = RULES
+    """The policies that judge these settings; a subclass adds its own: ``(*RULES, Rule(...))``."""
+
     environment: Environment = Field(
-        Environment.DEVELOPMENT,
+        default=Environment.DEVELOPMENT,
         description="development, staging or production (any case; dev, stage, prod).",
     )
     database: DatabaseConfig = Field(
         default_factory=DatabaseConfig, description="The database, from the DB_* variables."
     )
     database_url: SecretStr | None = Field(
-        None, description="Legacy single database URL; DB_* variables win over its parts."
+        default=None, description="Legacy single database URL; DB_* variables win over its parts."
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        ["http://localhost:3000"],
+        default=["http://localhost:3000"],
         description="Allowed origins: '*' or scheme://host[:port], comma-separated or JSON.",
     )
-    cors_allow_credentials: bool = Field(True, description="Allow cookies and credentials.")
+    cors_allow_credentials: bool = Field(default=True, description="Allow cookies and credentials.")
     cors_allow_methods: Annotated[list[str], NoDecode] = Field(
-        ["*"], description="Allowed HTTP methods or '*', comma-separated or JSON."
+        default=["*"], description="Allowed HTTP methods or '*', comma-separated or JSON."
     )
     cors_allow_headers: Annotated[list[str], NoDecode] = Field(
-        ["*"], description="Allowed request headers or '*', comma-separated or JSON."
+        default=["*"], description="Allowed request headers or '*', comma-separated or JSON."
     )
     secret_key: SecretStr | None = Field(
-        None, description="Signing key; at least 32 characters outside development."
+        default=None, description="Signing key; at least 32 characters outside development."
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
         default_factory=dict, description="Flags as name=on,other=off or a JSON object."
     )
-    debug: bool = Field(False, description="Debug mode; never in production.")
+    debug: bool = Field(default=False, description="Debug mode; never in production.")
 
     def __init__(self, **values: Any) -> None:
         # env -> parse -> config -> policy, each source read once: see agentifui_config.pipeline.
@@ -215,6 +220,27 @@ class EnvironmentSettings(BaseSettings):
         return self.feature_flags.get(flag, False)
 
 
+def settings_class_named(name: str) -> type[EnvironmentSettings]:
+    """The settings class named ``module:attribute`` (``myapp.settings:AppSettings``), imported.
+
+    The one way the command line and the pytest plugin name an application's class.
+
+    Raises:
+        ConfigurationError: The name cannot be imported, or is not a subclass of
+            :class:`EnvironmentSettings`.
+    """
+    remedy = "name the class as package.module:ClassName, importable from here"
+    try:
+        found = pkgutil.resolve_name(name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        reason = f"cannot import {name!r} ({type(exc).__name__}: {exc})"
+        raise ConfigurationError(reason, variable="settings", remedy=remedy) from None
+    if not (isinstance(found, type) and issubclass(found, EnvironmentSettings)):
+        reason = f"{name!r} is not a subclass of EnvironmentSettings"
+        raise ConfigurationError(reason, variable="settings", remedy=remedy)
+    return found
+
+
 def _arguments(values: dict[str, Any]) -> dict[str, Any]:
     if isinstance(values.get("database"), DatabaseConfig):
         # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
@@ -245,7 +271,7 @@ def configuration_warnings(
         The warnings, in the order loading logs them.
     """
     present = open_sources(type(settings), {"_env_file": env_file}).present
-    findings = evaluate(settings) + misspellings(type(settings), present, {})
+    findings = evaluate(settings, settings.rules) + misspellings(type(settings), present, {})
     return [f for f in findings if f.severity is Severity.WARNING]
 
 

@@ -15,12 +15,18 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from agentifui_config.cli.commands import Command, CommandError, ExitCode, add_env_file
+from agentifui_config.cli.commands import (
+    Command,
+    CommandError,
+    ExitCode,
+    add_env_file,
+    add_settings,
+)
 from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
-from agentifui_config.cli.loading import environment_value, inspect, load
+from agentifui_config.cli.loading import environment_value, inspect, load, settings_class_of
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
@@ -37,6 +43,7 @@ __all__ = ["CHECK", "CONVERT_URL", "SHOW"]
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_file(parser)
+    add_settings(parser)
     parser.add_argument(
         "--environment",
         metavar="ENV",
@@ -48,7 +55,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace, console: Console) -> int:
     overrides = {"environment": args.environment} if args.environment else {}
     try:
-        settings, found = load(console, args.env_file, **overrides)
+        settings, found = load(console, args.env_file, settings_class_of(args), **overrides)
     except ConfigurationError as exc:
         return _report(console, exc.findings, "", strict=args.strict)
     return _report(console, found, settings.environment.value, strict=args.strict)
@@ -111,16 +118,17 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
         help="table (default), json (an object keyed by variable) or env (.env lines)",
     )
     add_env_file(parser)
+    add_settings(parser)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
     """Print every variable read, with its source; a broken configuration's findings too."""
-    outcome = inspect(console, args.env_file)
+    outcome = inspect(console, args.env_file, settings_class_of(args))
     settings = outcome.settings
     if isinstance(settings, EnvironmentSettings):
         rows = [
             _row(settings, name, outcome.origins.get(name, Origin.DEFAULT), outcome.refused)
-            for name in field_variables(EnvironmentSettings)
+            for name in field_variables(type(settings))
         ]
         _FORMATS[args.format](console, rows)
     if outcome.errors:
@@ -138,7 +146,7 @@ def _row(
     field = name.lower()
     value: Any = (
         getattr(settings, field)
-        if field in EnvironmentSettings.model_fields
+        if field in type(settings).model_fields
         else getattr(settings.database, field.removeprefix("db_"))
     )
     secret = (
@@ -154,6 +162,8 @@ def _shown(value: object, *, secret: bool) -> object:
     """*value* ready for JSON: a secret masked (empty stays empty), secret-named options too."""
     if value is None:
         return None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")  # an application's group; SecretStr dumps masked
     if isinstance(value, dict):
         return {key: mask(item) if is_secret_name(key) else item for key, item in value.items()}
     if secret:
