@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from cli_support import clean_environ, run_cli
 from mypy import api as mypy_api
 
-from agentifui_config import get_settings
+from agentifui_config import ConfigurationError, get_settings
 from agentifui_config.cli import ExitCode
 from agentifui_config.fastapi.lifespan import resolve_settings
+from agentifui_config.migrations import init_migrations
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -44,7 +47,9 @@ class Security(BaseModel):
 class AppSettings(EnvironmentSettings):
     """The service's settings: the library's and its own."""
 
-    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(env_nested_delimiter="__")
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        env_nested_delimiter="__", env_file=".env"
+    )
 
     rules: ClassVar[tuple[Rule, ...]] = (
         *RULES,
@@ -164,6 +169,21 @@ def test_lifespan_settings_source_takes_the_class(project: Path) -> None:
     settings = resolve_settings(AppSettings)
     assert isinstance(settings, AppSettings)
     assert settings is get_settings(AppSettings)
+
+
+def test_env_py_takes_the_class_and_its_env_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init_migrations(settings=) writes an env.py that loads the app's class and .env file."""
+    ini = init_migrations(project / "migrations", settings="myapp.settings:AppSettings")
+    env_py = (project / "migrations" / "env.py").read_text(encoding="utf-8")
+    assert "from myapp.settings import AppSettings\n" in env_py
+    assert "run_migrations(target_metadata, settings_class=AppSettings)" in env_py
+    monkeypatch.chdir(project)
+    (project / ".env").write_text("DB_HSOT=db.internal\n", encoding="utf-8")
+    config = Config(str(ini))
+    with pytest.raises(ConfigurationError, match=r"DB_HSOT: .* did you mean DB_HOST"):
+        command.upgrade(config, "head", sql=True)
 
 
 def test_mypy_strict_without_the_pydantic_plugin(project: Path) -> None:
