@@ -89,44 +89,53 @@ class DatabaseConfig(BaseModel):
     )
 
     host: str = Field(
-        "localhost",
+        default="localhost",
         description="Server host name, IPv4/IPv6 address, or absolute unix-socket directory.",
     )
-    port: int = Field(5432, ge=1, le=65535, description="Server port, 1-65535.")
-    username: str = Field("postgres", min_length=1, description="Database user.")
-    password: SecretStr = Field(SecretStr(""), description="Password of the database user.")
-    database: str = Field("postgres", min_length=1, description="Database name.")
+    port: int = Field(default=5432, ge=1, le=65535, description="Server port, 1-65535.")
+    username: str = Field(default="postgres", min_length=1, description="Database user.")
+    password: SecretStr = Field(default=SecretStr(""), description="Password of the database user.")
+    database: str = Field(default="postgres", min_length=1, description="Database name.")
     driver: str = Field(
-        DEFAULT_DRIVER, description="SQLAlchemy dialect+driver; must be async-capable."
+        default=DEFAULT_DRIVER, description="SQLAlchemy dialect+driver; must be async-capable."
     )
-    pool_size: int = Field(5, ge=1, description="Connections kept open in the pool.")
-    max_overflow: int = Field(10, ge=0, description="Extra connections allowed beyond pool_size.")
+    pool_size: int = Field(default=5, ge=1, description="Connections kept open in the pool.")
+    max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections allowed beyond pool_size."
+    )
     pool_timeout: float = Field(
-        30.0, gt=0, description="Seconds to wait for a free pooled connection."
+        default=30.0, gt=0, description="Seconds to wait for a free pooled connection."
     )
     pool_recycle: int = Field(
-        3600, gt=0, description="Seconds after which a connection is renewed."
+        default=3600, gt=0, description="Seconds after which a connection is renewed."
     )
-    pool_pre_ping: bool = Field(True, description="Test each connection before handing it out.")
-    echo_sql: bool = Field(False, description="Log every SQL statement (never in production).")
-    connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a new connection.")
+    pool_pre_ping: bool = Field(
+        default=True, description="Test each connection before handing it out."
+    )
+    echo_sql: bool = Field(
+        default=False, description="Log every SQL statement (never in production)."
+    )
+    connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a new connection."
+    )
     statement_timeout: float | None = Field(
-        None, gt=0, description="Seconds after which the server cancels a statement."
+        default=None, gt=0, description="Seconds after which the server cancels a statement."
     )
     command_timeout: float | None = Field(
-        60.0,
+        default=60.0,
         gt=0,
         description="Seconds to wait for the answer to any one command before giving up; "
         "'none' for no bound.",
     )
     ssl_mode: SSLMode | None = Field(
-        None, description="TLS mode: disable, allow, prefer, require, verify-ca, verify-full."
+        default=None,
+        description="TLS mode: disable, allow, prefer, require, verify-ca, verify-full.",
     )
     application_name: str | None = Field(
-        None, description="Name shown for the connection in pg_stat_activity."
+        default=None, description="Name shown for the connection in pg_stat_activity."
     )
     pgbouncer: bool = Field(
-        False, description="Connections go through PgBouncer in transaction mode."
+        default=False, description="Connections go through PgBouncer in transaction mode."
     )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."

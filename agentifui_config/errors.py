@@ -1,4 +1,4 @@
-"""Configuration errors: findings, the one readable report, typo suggestions.
+"""Configuration errors: findings and the one readable report.
 
 Only :mod:`agentifui_config.secrecy` lies below it: everything else may raise or collect
 :class:`Finding` objects, and only here are they rendered. A finding names the
@@ -8,9 +8,7 @@ carries a secret value.
 
 from __future__ import annotations
 
-import difflib
 import enum
-import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,8 +25,6 @@ __all__ = [
     "is_secret_option",
     "mask",
     "scrub",
-    "suggest_variable",
-    "typo_findings",
 ]
 
 # Kept importable from here for one release; the rule lives in agentifui_config.secrecy.
@@ -166,109 +162,6 @@ class ConfigurationError(AgentifuiError, ValueError):
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def suggest_variable(name: str, known: Iterable[str], *, cutoff: float = 0.8) -> str | None:
-    """Return the known variable *name* was probably meant to be, or ``None``.
-
-    Args:
-        name: A variable name as found in the environment (any case).
-        known: The variable names the library reads.
-        cutoff: The least similarity (0-1) that counts as a near miss.
-
-    Returns:
-        The closest known name, when *name* is close to one but not one itself.
-    """
-    return _closest(name.upper(), tuple(known), cutoff)
-
-
-@functools.lru_cache(maxsize=4096)
-def _closest(name: str, known: tuple[str, ...], cutoff: float) -> str | None:
-    # Cached: the same environment is scanned each time settings are loaded, and
-    # the similarity search is most of what loading costs.
-    if name in known:
-        return None
-    matches = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
-    return matches[0] if matches else None
-
-
-def typo_findings(
-    present: Iterable[str],
-    known: Iterable[str],
-    missing: Mapping[str, bool],
-    aliases: Mapping[str, str] | None = None,
-) -> list[Finding]:
-    """Findings for variables that look like ours but are not.
-
-    Args:
-        present: The names of the variables that are set (environment, ``.env``).
-        known: The variable names the library reads.
-        missing: For each known name, whether it is unset; a near miss for an
-            unset variable is an error (the value the operator meant is lost),
-            otherwise a warning. A name that only shares words with ours
-            (``REDIS_PASSWORD``, ``JWT_SECRET_KEY``) is another tool's variable,
-            never more than a warning.
-        aliases: Names people use for ours that no similarity score finds
-            (``DB_USER`` for ``DB_USERNAME``), each with the name it stands for.
-
-    Returns:
-        One finding per near miss, naming the variable that was set.
-    """
-    known_names = list(known)
-    findings = []
-    aliases = aliases or {}
-    for name in sorted(set(present)):
-        alias = aliases.get(name.upper())
-        meant = alias or suggest_variable(name, known_names)
-        if meant is None:
-            continue
-        lost = missing.get(meant, False) and (alias is not None or _is_slip(name.upper(), meant))
-        severity = Severity.ERROR if lost else Severity.WARNING
-        findings.append(
-            Finding(
-                name.upper(),
-                "is not a variable agentifui-config reads",
-                f"did you mean {meant}?",
-                severity,
-                rule="unknown-variable",
-            )
-        )
-    return findings
-
-
-# How alike the words that differ must be to count as one word mistyped (DB_PROT for DB_PORT).
-_SAME_WORD: Final = 0.5
-
-
-def _is_slip(name: str, meant: str) -> bool:
-    """Whether *name* reads as *meant* mistyped rather than as another tool's variable.
-
-    Words are the parts between underscores. Changed letters (``DB_HSOT``,
-    ``LOGLEVEL``) or a word dropped or inserted among ours (``CORS_HEADERS``,
-    ``CORS_ALLOW_ORIGINS``) are slips. Words added before or after ours
-    (``JWT_SECRET_KEY``, ``APP_LOG_LEVEL``) or a different word in place of one
-    of ours (``REDIS_PASSWORD``) name another variable that happens to look alike.
-    """
-    theirs, ours = name.split("_"), meant.split("_")
-    head = _shared(theirs, ours)
-    tail = _shared(theirs[head:][::-1], ours[head:][::-1])
-    extra, replaced = theirs[head : len(theirs) - tail], ours[head : len(ours) - tail]
-    if not replaced:
-        return bool(head and tail)
-    if not extra:
-        return True
-    similarity = difflib.SequenceMatcher(None, "_".join(extra), "_".join(replaced)).ratio()
-    return similarity >= _SAME_WORD
-
-
-def _shared(first: Sequence[str], second: Sequence[str]) -> int:
-    """How many leading words *first* and *second* have in common."""
-    count = 0
-    for mine, yours in zip(first, second, strict=False):
-        if mine != yours:
-            break
-        count += 1
-    return count
 
 
 # What each pydantic error type means, in the words of someone setting a variable.

@@ -281,6 +281,16 @@ RULES: Final[tuple[Rule, ...]] = (
         _WILDCARD_REMEDY,
     ),
     Rule(
+        "cors-origins-default",
+        "CORS_ORIGINS",
+        _PRODUCTION,
+        Severity.ERROR,
+        lambda s: "cors_origins" not in s.model_fields_set,
+        "is not set in production, so only the development origin http://localhost:3000 "
+        "would be allowed, with credentials",
+        "list the front ends that call the service, e.g. CORS_ORIGINS=https://app.example.com",
+    ),
+    Rule(
         "cors-plain-http",
         "CORS_ORIGINS",
         _PRODUCTION,

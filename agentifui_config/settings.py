@@ -13,29 +13,24 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pkgutil
 import secrets
 import warnings
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar, overload
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agentifui_config.cors import parse_methods, parse_origins
-from agentifui_config.database import DB_PREFIX, URL_FIELDS, DatabaseConfig, replacement_lines
+from agentifui_config.database import DatabaseConfig, replacement_lines
 from agentifui_config.environment import Environment
-from agentifui_config.errors import (
-    ConfigurationError,
-    ErrorLocation,
-    Finding,
-    Severity,
-    findings_from_errors,
-)
-from agentifui_config.misnames import misnamed_variables
-from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
-from agentifui_config.policies import evaluate
-from agentifui_config.secrecy import HIDDEN_VARIABLES
-from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, sources_for
+from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.parsing import parse_flags, parse_list
+from agentifui_config.pipeline import Outcome, misspellings, run
+from agentifui_config.pipeline import variable_names as pipeline_variable_names
+from agentifui_config.policies import RULES, Rule, evaluate
+from agentifui_config.sources import open_sources, sources_for
 
 __all__ = [
     "LOG_LEVELS",
@@ -44,10 +39,13 @@ __all__ = [
     "get_settings",
     "load_settings",
     "replacement_lines",
+    "settings_class_named",
     "variable_names",
 ]
 
 _LOG = logging.getLogger("agentifui_config")
+
+_S = TypeVar("_S", bound="EnvironmentSettings")
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
@@ -71,59 +69,85 @@ class EnvironmentSettings(BaseSettings):
         hide_input_in_errors=True,
         validate_default=True,
         env_file_encoding="utf-8",
+        # An empty value for an optional variable means unset (DB_SSL_MODE= loads).
+        env_ignore_empty=True,
     )
 
+    rules: ClassVar[tuple[Rule, ...]] = RULES
+    """The policies that judge these settings; a subclass adds its own: ``(*RULES, Rule(...))``."""
+
     environment: Environment = Field(
-        Environment.DEVELOPMENT,
+        default=Environment.DEVELOPMENT,
         description="development, staging or production (any case; dev, stage, prod).",
     )
     database: DatabaseConfig = Field(
         default_factory=DatabaseConfig, description="The database, from the DB_* variables."
     )
     database_url: SecretStr | None = Field(
-        None, description="Legacy single database URL; DB_* variables win over its parts."
+        default=None, description="Legacy single database URL; DB_* variables win over its parts."
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        ["http://localhost:3000"],
+        default=["http://localhost:3000"],
         description="Allowed origins: '*' or scheme://host[:port], comma-separated or JSON.",
     )
-    cors_allow_credentials: bool = Field(True, description="Allow cookies and credentials.")
+    cors_allow_credentials: bool = Field(default=True, description="Allow cookies and credentials.")
     cors_allow_methods: Annotated[list[str], NoDecode] = Field(
-        ["*"], description="Allowed HTTP methods or '*', comma-separated or JSON."
+        default=["*"], description="Allowed HTTP methods or '*', comma-separated or JSON."
     )
     cors_allow_headers: Annotated[list[str], NoDecode] = Field(
-        ["*"], description="Allowed request headers or '*', comma-separated or JSON."
+        default=["*"], description="Allowed request headers or '*', comma-separated or JSON."
     )
     secret_key: SecretStr | None = Field(
-        None, description="Signing key; at least 32 characters outside development."
+        default=None, description="Signing key; at least 32 characters outside development."
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
         default_factory=dict, description="Flags as name=on,other=off or a JSON object."
     )
-    debug: bool = Field(False, description="Debug mode; never in production.")
+    debug: bool = Field(default=False, description="Debug mode; never in production.")
 
     def __init__(self, **values: Any) -> None:
-        if isinstance(values.get("database"), DatabaseConfig):
-            # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
-            # environment may fill the parts it leaves at their defaults.
-            values.setdefault("database_url", None)
-        try:
-            super().__init__(**values)
-        except (ValidationError, SettingsError, ConfigurationError) as exc:
-            findings = _findings_of(exc)
-            self._judge_defaulted(values, exc, findings)
-        except (OSError, UnicodeDecodeError) as exc:
-            env_file = values.get("_env_file")
-            if env_file is None:
-                raise
-            findings = [_unreadable_env_file(env_file, exc)]
-        else:
-            self._judge(values)
-            return
-        # Raised outside the handler so that nothing is chained, not even as __context__:
-        # pydantic's error keeps every input (DATABASE_URL, the whole .env) in its details.
-        raise _report(findings, _typos(values)) from None
+        # env -> parse -> config -> policy, each source read once: see agentifui_config.pipeline.
+        outcome = run(self, _arguments(values), EnvironmentSettings)
+        if any(f.severity is Severity.ERROR for f in outcome.findings):
+            # Raised with nothing chained: pydantic's error keeps every input in its details.
+            raise ConfigurationError(outcome.findings) from None
+        for finding in outcome.findings:
+            _log_finding(finding)
+        if self.database_url is not None and self.database_url.get_secret_value():
+            _warn_legacy_url(self.database_url)
+
+    @classmethod
+    def load(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Self:
+        """Read, validate and judge the configuration as this class; see :func:`load_settings`.
+
+        Args:
+            env_file: A ``.env`` file; by default the ``env_file`` of ``model_config``.
+            **overrides: Field values that win over every source.
+
+        Raises:
+            ConfigurationError: Every problem found, in one report.
+        """
+        values = overrides if env_file is None else {"_env_file": env_file, **overrides}
+        return cls(**values)
+
+    @classmethod
+    def inspect(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Outcome:
+        """Load as :func:`load_settings` does, but return what was found instead of raising.
+
+        For tools that report on a broken configuration (``agentifui-config show``):
+        nothing is logged or warned.
+
+        Args:
+            env_file: A ``.env`` file, as for :func:`load_settings`.
+            **overrides: Field values that win over every source.
+
+        Returns:
+            Every finding, the settings built with failed fields at their defaults
+            (``None`` when a source could not be read), and where each value came from.
+        """
+        given = overrides if env_file is None else {"_env_file": env_file, **overrides}
+        return run(cls.__new__(cls), _arguments(dict(given)), EnvironmentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -139,7 +163,7 @@ class EnvironmentSettings(BaseSettings):
         ``DB_*`` variables from every source are gathered into :attr:`database`,
         so a ``DB_HOST`` line in the ``.env`` file reaches it.
         """
-        return (init_settings, *sources_for(settings_cls, dotenv_settings))
+        return (init_settings, *sources_for(settings_cls, dotenv_settings, env_settings))
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -186,18 +210,6 @@ class EnvironmentSettings(BaseSettings):
             return SecretStr(secrets.token_urlsafe(48))
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_database_url(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not data.get("database_url"):
-            return data
-        url = data["database_url"]
-        text = url.get_secret_value() if isinstance(url, SecretStr) else str(url)
-        explicit = data.get("database", {})
-        if isinstance(explicit, DatabaseConfig):
-            explicit = explicit.model_dump(include=explicit.model_fields_set)
-        return {**data, "database": {**parse_database_url(text), **explicit}}
-
     @property
     def secret_key_generated(self) -> bool:
         """Whether :attr:`secret_key` was generated for this process (development only)."""
@@ -207,101 +219,39 @@ class EnvironmentSettings(BaseSettings):
         """Whether the feature flag *flag* is on; an unknown flag is off."""
         return self.feature_flags.get(flag, False)
 
-    def _judge(self, values: Mapping[str, Any]) -> None:
-        """Apply the policies; raise every error at once, log the warnings."""
-        typos = _typos(values)
-        findings = evaluate(self) + typos
-        if any(f.severity is Severity.ERROR for f in findings):
-            raise _report(findings, typos)
-        for finding in findings:
-            _log_finding(finding)
-        if self.database_url is not None and self.database_url.get_secret_value():
-            _warn_legacy_url(self.database_url)
 
-    def _judge_defaulted(
-        self, values: dict[str, Any], exc: Exception, findings: list[Finding]
-    ) -> None:
-        """Validate again with the failing fields at their defaults, to find policy problems too."""
-        if not isinstance(exc, ValidationError):
-            return
-        locations = [tuple(e["loc"]) for e in exc.errors()]
-        retry = _with_defaults(values, locations)
-        try:
-            super().__init__(**retry)
-        except (ValidationError, SettingsError, ConfigurationError):
-            return
-        seen = {f.variable for f in findings}
-        if () in locations:
-            # DATABASE_URL was refused and left out: the parts it gives are unread, not unset.
-            given = self.database.model_fields_set
-            seen.update(DB_PREFIX + name.upper() for name in URL_FIELDS - given)
-        findings.extend(f for f in evaluate(self) if f.variable not in seen)
+def settings_class_named(name: str) -> type[EnvironmentSettings]:
+    """The settings class named ``module:attribute`` (``myapp.settings:AppSettings``), imported.
+
+    The one way the command line and the pytest plugin name an application's class.
+
+    Raises:
+        ConfigurationError: The name cannot be imported, or is not a subclass of
+            :class:`EnvironmentSettings`.
+    """
+    remedy = "name the class as package.module:ClassName, importable from here"
+    try:
+        found = pkgutil.resolve_name(name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        reason = f"cannot import {name!r} ({type(exc).__name__}: {exc})"
+        raise ConfigurationError(reason, variable="settings", remedy=remedy) from None
+    if not (isinstance(found, type) and issubclass(found, EnvironmentSettings)):
+        reason = f"{name!r} is not a subclass of EnvironmentSettings"
+        raise ConfigurationError(reason, variable="settings", remedy=remedy)
+    return found
 
 
-def _variable(loc: ErrorLocation) -> str:
-    """The environment variable behind an error location in EnvironmentSettings."""
-    if not loc:
-        return "configuration"
-    if loc[0] == "database" and len(loc) > 1:
-        return DB_PREFIX + str(loc[1]).upper()
-    return str(loc[0]).upper()
+def _arguments(values: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(values.get("database"), DatabaseConfig):
+        # A DatabaseConfig argument is used as a whole: no DATABASE_URL from the
+        # environment may fill the parts it leaves at their defaults.
+        values.setdefault("database_url", None)
+    return values
 
 
-@functools.cache
-def _remedies() -> Mapping[str, str]:
-    remedies = {
-        DB_PREFIX + name.upper(): field.description or ""
-        for name, field in DatabaseConfig.model_fields.items()
-    }
-    for name, field in EnvironmentSettings.model_fields.items():
-        remedies[name.upper()] = field.description or ""
-    return remedies
-
-
-def _findings_of(exc: Exception) -> list[Finding]:
-    if isinstance(exc, ConfigurationError):
-        return list(exc.findings)
-    if isinstance(exc, ValidationError):
-        errors = exc.errors(include_url=False)
-        return findings_from_errors(errors, _variable, HIDDEN_VARIABLES, _remedies())
-    return [Finding("configuration", "a value could not be decoded", str(exc))]
-
-
-def _with_defaults(values: dict[str, Any], locations: list[ErrorLocation]) -> dict[str, Any]:
-    """*values* with each failing field set back to its default (nested ``database`` too)."""
-    retry = dict(values)
-    database: dict[str, Any] = {}
-    for loc in locations:
-        if not loc:
-            retry["database_url"] = None
-        elif loc[0] == "database" and len(loc) > 1 and loc[1] in DatabaseConfig.model_fields:
-            database[str(loc[1])] = DatabaseConfig.model_fields[str(loc[1])].get_default(
-                call_default_factory=True
-            )
-        elif loc[0] in EnvironmentSettings.model_fields:
-            field = EnvironmentSettings.model_fields[str(loc[0])]
-            retry[str(loc[0])] = field.get_default(call_default_factory=True)
-    if database and not isinstance(retry.get("database"), DatabaseConfig):
-        retry["database"] = {**retry.get("database", {}), **database}
-    return retry
-
-
-def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) -> Finding:
-    reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-    return Finding(
-        "env_file",
-        f"cannot read the .env file {str(env_file)!r} ({reason or type(exc).__name__})",
-        "save it as UTF-8 text, or give another file",
-    )
-
-
-@functools.cache
 def variable_names() -> tuple[str, ...]:
     """Every environment variable the settings read, in schema order."""
-    top = [name.upper() for name in EnvironmentSettings.model_fields if name != "database"]
-    db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
-    files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
-    return (*top, *db, *files)
+    return pipeline_variable_names(EnvironmentSettings)
 
 
 def configuration_warnings(
@@ -320,20 +270,9 @@ def configuration_warnings(
     Returns:
         The warnings, in the order loading logs them.
     """
-    findings = evaluate(settings) + _typos({"_env_file": env_file})
+    present = open_sources(type(settings), {"_env_file": env_file}).present
+    findings = evaluate(settings, settings.rules) + misspellings(type(settings), present, {})
     return [f for f in findings if f.severity is Severity.WARNING]
-
-
-def _typos(values: Mapping[str, Any]) -> list[Finding]:
-    return misnamed_variables(values, variable_names(), EnvironmentSettings.model_fields)
-
-
-def _report(findings: list[Finding], typos: list[Finding]) -> ConfigurationError:
-    """One error for everything found, typo hints included, errors before warnings."""
-    known = {f.variable for f in findings}
-    extra = [f for f in typos if f.variable not in known]
-    ordered = sorted([*findings, *extra], key=lambda f: f.severity is not Severity.ERROR)
-    return ConfigurationError(ordered)
 
 
 def _log_finding(finding: Finding) -> None:
@@ -358,27 +297,61 @@ def _warn_legacy_url(url: SecretStr) -> None:
 
 
 def load_settings(
-    env_file: str | os.PathLike[str] | None = None, **overrides: Any
+    env_file: str | os.PathLike[str] | None = None,
+    *,
+    settings_class: type[EnvironmentSettings] | None = None,
+    **overrides: Any,
 ) -> EnvironmentSettings:
     """Read, validate and judge the configuration; a fresh instance on every call.
 
     Args:
         env_file: A ``.env`` file to read below the environment in precedence;
-            a missing file is ignored.
+            a missing file is ignored. By default, the ``env_file`` of the settings
+            class's ``model_config`` (none for :class:`EnvironmentSettings`).
+        settings_class: The application's own subclass of :class:`EnvironmentSettings`;
+            ``EnvironmentSettings`` by default. For the subclass's type,
+            call ``AppSettings.load()`` (:meth:`EnvironmentSettings.load`).
         **overrides: Field values that win over every source (``environment=``,
             ``database=``, ...).
 
     Raises:
         ConfigurationError: Every problem found, in one report.
     """
-    return EnvironmentSettings(_env_file=env_file, **overrides)
+    return (settings_class or EnvironmentSettings).load(env_file, **overrides)
 
 
 @functools.cache
-def get_settings() -> EnvironmentSettings:
-    """The process's settings, loaded once; ``get_settings.cache_clear()`` forgets them.
+def _cached(settings_class: type[EnvironmentSettings]) -> EnvironmentSettings:
+    return settings_class.load()
 
-    Raises:
-        ConfigurationError: Every problem found, in one report.
-    """
-    return load_settings()
+
+class _SettingsCache:
+    """:func:`get_settings`: one cached instance per settings class."""
+
+    @overload
+    def __call__(self) -> EnvironmentSettings: ...
+    @overload
+    def __call__(self, settings_class: type[_S]) -> _S: ...
+    def __call__(self, settings_class: type[EnvironmentSettings] | None = None) -> Any:
+        """The process's settings of *settings_class*, loaded once.
+
+        Raises:
+            ConfigurationError: Every problem found, in one report.
+        """
+        return _cached(settings_class or EnvironmentSettings)
+
+    def cache_clear(self) -> None:
+        """Forget every cached instance; the next call loads again."""
+        _cached.cache_clear()
+
+    def cache_info(self) -> functools._CacheInfo:
+        """How many instances are cached (``currsize``), as ``functools.cache`` reports it."""
+        return _cached.cache_info()
+
+
+get_settings: Final = _SettingsCache()
+"""The process's settings, loaded once per class; ``get_settings.cache_clear()`` forgets them.
+
+``get_settings()`` gives the :class:`EnvironmentSettings`, ``get_settings(AppSettings)``
+the application's own class, each cached on its own.
+"""

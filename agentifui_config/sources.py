@@ -10,19 +10,20 @@ and Kubernetes convention.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pydantic_settings import (
     DotEnvSettingsSource,
     EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
-    SecretsSettingsSource,
 )
 
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
@@ -34,7 +35,17 @@ if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
     from pydantic_settings import BaseSettings
 
-__all__ = ["FILE_SUFFIX", "SECRET_FILE_VARIABLES", "Origin", "sources_for", "value_origins"]
+__all__ = [
+    "FILE_SUFFIX",
+    "SECRET_FILE_VARIABLES",
+    "Origin",
+    "Reading",
+    "Sources",
+    "field_variables",
+    "open_sources",
+    "sources_for",
+    "value_origins",
+]
 
 FILE_SUFFIX: Final = "_FILE"
 """Appended to a secret variable's name to give the variable naming its file."""
@@ -53,9 +64,13 @@ _DATABASE_FIELD: Final = "database"
 
 
 class _FlatDatabaseMixin:
-    """Reads ``DB_<FIELD>`` variables into ``{"database": {...}}``, not a ``DATABASE`` value."""
+    """Reads ``DB_<FIELD>`` variables into ``{"database": {...}}``, not a ``DATABASE`` value.
+
+    An empty value counts as unset, as ``env_ignore_empty`` makes it for the other fields.
+    """
 
     env_vars: Mapping[str, str | None]
+    given: dict[str, Any] | None = None
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         if field_name == _DATABASE_FIELD:
@@ -68,11 +83,13 @@ class _FlatDatabaseMixin:
         database = {
             name: self._decoded(name, value)
             for name in DatabaseConfig.model_fields
-            if (value := self.env_vars.get((DB_PREFIX + name).lower())) is not None
+            if (value := self.env_vars.get((DB_PREFIX + name).lower())) not in (None, "")
         }
         if database:
             data[_DATABASE_FIELD] = database
-        return _without_empty_secrets(data)
+        # Kept for value_origins(): where a value came from, without reading the source again.
+        self.given = _without_empty_secrets(data)
+        return self.given
 
     def _decoded(self, name: str, value: str) -> Any:
         """*value* JSON-decoded for a complex field (``DB_OPTIONS``), as pydantic-settings would.
@@ -98,6 +115,8 @@ class _DotEnvSource(_FlatDatabaseMixin, DotEnvSettingsSource):
 class _SecretFileSource(PydanticBaseSettingsSource):
     """Secrets read from the files named by ``<VAR>_FILE`` in the environment or ``.env`` file."""
 
+    given: dict[str, Any] | None = None
+
     def __init__(
         self, settings_cls: type[BaseSettings], lookups: Sequence[EnvSettingsSource]
     ) -> None:
@@ -114,7 +133,8 @@ class _SecretFileSource(PydanticBaseSettingsSource):
             path = self._path_for(variable + FILE_SUFFIX)
             if path:
                 _assign(data, target, _read_secret(variable + FILE_SUFFIX, path))
-        return _without_empty_secrets(data)
+        self.given = _without_empty_secrets(data)
+        return self.given
 
     def _path_for(self, variable: str) -> str | None:
         for lookup in self._lookups:
@@ -163,7 +183,9 @@ def _read_secret(variable: str, path: str) -> str:
 
 
 def sources_for(
-    settings_cls: type[BaseSettings], dotenv_settings: PydanticBaseSettingsSource
+    settings_cls: type[BaseSettings],
+    dotenv_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource | None = None,
 ) -> tuple[PydanticBaseSettingsSource, ...]:
     """The environment, secret-file and ``.env`` sources, highest precedence first.
 
@@ -171,14 +193,34 @@ def sources_for(
         settings_cls: The settings class being built.
         dotenv_settings: pydantic-settings' own ``.env`` source, whose file
             (the ``_env_file`` argument or the class default) is reused.
+        env_settings: pydantic-settings' own environment source, reused likewise.
     """
-    env = _EnvSource(settings_cls)
-    dotenv = _DotEnvSource(
+    env = _reused(_EnvSource, EnvSettingsSource, env_settings) or _EnvSource(settings_cls)
+    dotenv = _reused(_DotEnvSource, DotEnvSettingsSource, dotenv_settings) or _DotEnvSource(
         settings_cls,
         env_file=getattr(dotenv_settings, "env_file", None),
         env_file_encoding=getattr(dotenv_settings, "env_file_encoding", None),
     )
     return env, _SecretFileSource(settings_cls, (env, dotenv)), dotenv
+
+
+_E = TypeVar("_E", bound=EnvSettingsSource)
+
+
+def _reused(
+    kind: type[_E], base: type[EnvSettingsSource], source: PydanticBaseSettingsSource | None
+) -> _E | None:
+    """*source*, pydantic-settings' own *base*, as our *kind*: same options and variables.
+
+    pydantic-settings has read the environment or the ``.env`` file when it built
+    *source*; building another would read it again. Another class (a host's own
+    source) is not taken apart: ``None``.
+    """
+    if type(source) is not base:
+        return None
+    ours = kind.__new__(kind)
+    ours.__dict__.update(vars(source))
+    return ours
 
 
 class Origin(enum.StrEnum):
@@ -193,6 +235,97 @@ class Origin(enum.StrEnum):
     OTHER = "other source"
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the sources gave, each asked once: the merged values, and where each came from.
+
+    Attributes:
+        values: The input for validation, as pydantic-settings merges the sources.
+        origins: Each variable the sources set (``SECRET_KEY``, ``DB_HOST``), with its origin.
+    """
+
+    values: dict[str, Any]
+    origins: dict[str, Origin]
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The settings' sources, built as pydantic-settings builds them, not yet asked.
+
+    Attributes:
+        settings_cls: The settings class being built.
+        sources: The sources in precedence order, highest first.
+        init_kwargs: The field values given as arguments.
+        present: The names of the variables set in the environment and the ``.env`` file,
+            upper-cased, whether the settings read them or not (the misspelling check's input).
+    """
+
+    settings_cls: type[BaseSettings]
+    sources: tuple[PydanticBaseSettingsSource, ...]
+    init_kwargs: dict[str, Any]
+    present: frozenset[str]
+
+    def read(self) -> Reading:
+        """Ask each source once, in precedence order, and merge as pydantic-settings does.
+
+        ``DB_*`` parts that only a ``DATABASE_URL`` gives come from :attr:`Origin.DATABASE_URL`.
+
+        Raises:
+            ConfigurationError: A secret file cannot be read.
+            SettingsError: A source cannot decode a value.
+        """
+        merged = self.settings_cls._settings_build_values(self.sources, self.init_kwargs)
+        return Reading(merged, _origins(self.settings_cls, self.sources, self.init_kwargs))
+
+
+def open_sources(settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> Sources:
+    """The sources loading reads: those ``settings_cls.settings_customise_sources()`` orders.
+
+    Args:
+        settings_cls: The settings class being built.
+        values: The constructor's arguments: field values, and pydantic-settings'
+            options such as ``_env_file``.
+
+    Raises:
+        OSError: The ``.env`` file cannot be read.
+        UnicodeDecodeError: The ``.env`` file is not UTF-8 text.
+    """
+    options = {name: value for name, value in values.items() if name.startswith("_")}
+    fields = {name: value for name, value in values.items() if not name.startswith("_")}
+    sources, init_kwargs = settings_cls._settings_init_sources(**options, _init_kwargs=fields)
+    present = frozenset(
+        name.upper()
+        for source in sources
+        if isinstance(source, EnvSettingsSource)
+        for name in source.env_vars
+    )
+    return Sources(settings_cls, sources, init_kwargs, present)
+
+
+def _origins(
+    settings_cls: type[BaseSettings],
+    sources: Sequence[PydanticBaseSettingsSource],
+    init_kwargs: Mapping[str, Any],
+) -> dict[str, Origin]:
+    """Each variable a source set, with the origin of the source of highest precedence."""
+    found: dict[str, tuple[Origin, Any]] = {}
+    for source in sources:
+        given = init_kwargs if isinstance(source, InitSettingsSource) else _given(source)
+        for variable, value in _variables(settings_cls, given or {}):
+            found.setdefault(variable, (_origin_of(source), value))
+    url = _reveal(found.get("DATABASE_URL", (Origin.DEFAULT, None))[1])
+    with contextlib.suppress(ConfigurationError):  # validation reports a refused URL
+        for name in parse_database_url(url) if url else ():
+            found.setdefault(DB_PREFIX + name.upper(), (Origin.DATABASE_URL, None))
+    return {name: origin for name, (origin, _) in found.items()}
+
+
+def _given(source: PydanticBaseSettingsSource) -> Mapping[str, Any] | None:
+    """What one of this module's sources gave when asked, or ``None`` for another source."""
+    given: Mapping[str, Any] | None = getattr(source, "given", None)
+    return given
+
+
 def value_origins(
     settings_cls: type[BaseSettings],
     *,
@@ -201,10 +334,8 @@ def value_origins(
 ) -> dict[str, Origin]:
     """Where each setting's value comes from, asked of the settings' own sources.
 
-    The sources are the ones ``settings_cls.settings_customise_sources()``
-    returns, called in precedence order as loading calls them, so the answer
-    cannot drift from what loading does; nothing is parsed here. ``DB_*`` parts
-    that only a ``DATABASE_URL`` gives come from :attr:`Origin.DATABASE_URL`.
+    The sources are read as loading reads them (:func:`open_sources`), so the answer
+    cannot drift from what loading does; nothing is validated here.
 
     Args:
         settings_cls: The settings class (``EnvironmentSettings``).
@@ -215,39 +346,17 @@ def value_origins(
         Each field's variable (``SECRET_KEY``, ``DB_HOST``), in schema order, with its origin.
 
     Raises:
-        ConfigurationError: A secret file cannot be read, or ``DATABASE_URL`` is not a
-            PostgreSQL URL (loading raises the same).
+        ConfigurationError: A secret file cannot be read (loading raises the same).
     """
-    found: dict[str, tuple[Origin, Any]] = {}
-    for source in _sources(settings_cls, env_file, dict(overrides or {})):
-        origin = _origin_of(source)
-        for variable, value in _variables(settings_cls, source()):
-            found.setdefault(variable, (origin, value))
-    url = _reveal(found.get("DATABASE_URL", (Origin.DEFAULT, None))[1])
-    if url:
-        for name in parse_database_url(url):
-            found.setdefault(DB_PREFIX + name.upper(), (Origin.DATABASE_URL, None))
+    values = {"_env_file": env_file, **(overrides or {})}
+    origins = open_sources(settings_cls, values).read().origins
+    return {name: origins.get(name, Origin.DEFAULT) for name in field_variables(settings_cls)}
+
+
+def field_variables(settings_cls: type[BaseSettings]) -> list[str]:
+    """The variable of each field of *settings_cls*, ``database`` spread into ``DB_*``."""
     names = [name.upper() for name in settings_cls.model_fields if name != _DATABASE_FIELD]
-    names += [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
-    return {name: found.get(name, (Origin.DEFAULT, None))[0] for name in names}
-
-
-def _sources(
-    settings_cls: type[BaseSettings],
-    env_file: str | os.PathLike[str] | None,
-    overrides: dict[str, Any],
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """The sources loading uses, built as pydantic-settings builds them for the hook."""
-    sources: tuple[PydanticBaseSettingsSource, ...] = settings_cls.settings_customise_sources(
-        settings_cls,
-        init_settings=InitSettingsSource(settings_cls, init_kwargs=overrides),
-        env_settings=EnvSettingsSource(settings_cls),
-        dotenv_settings=DotEnvSettingsSource(
-            settings_cls, env_file=None if env_file is None else Path(env_file)
-        ),
-        file_secret_settings=SecretsSettingsSource(settings_cls),
-    )
-    return sources
+    return names + [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
 
 
 def _origin_of(source: PydanticBaseSettingsSource) -> Origin:

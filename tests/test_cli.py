@@ -206,16 +206,19 @@ class TestShow:
             "value": {"sslpassword": "**********", "api-key": "**********", "x": "y"},
             "source": "environment",
             "secret": True,
+            "refused": False,
         }
         assert document["CORS_ORIGINS"] == {
             "value": ["http://localhost:3000"],
             "source": "default",
             "secret": False,
+            "refused": False,
         }
         assert document["SECRET_KEY"] == {
             "value": "**********",
             "source": "generated",
             "secret": True,
+            "refused": False,
         }
         assert document["DB_PASSWORD"]["value"] == ""
         assert document["DB_STATEMENT_TIMEOUT"]["value"] is None
@@ -246,14 +249,43 @@ class TestShow:
 
     def test_invalid_configuration_exits_1_with_error_lines(self, cwd: Path) -> None:
         """An invalid configuration prints one error line per finding on stderr, status 1."""
-        env = clean_environ(DB_PORT="x", LOG_LEVEL="loud")
+        env = clean_environ(DB_PORT="x", LOG_LEVEL="loud", DB_HOST="db.internal")
         result = run_cli("show", env=env, cwd=cwd)
         assert result.code == ExitCode.INVALID
-        assert result.stdout == ""
         errors, warning = result.stderr.splitlines()[:2], result.stderr.splitlines()[2:]
         assert all(line.startswith("agentifui-config: error: ") for line in errors)
         assert warning[0].startswith("agentifui-config: warning: SECRET_KEY: is not set")
         assert len(warning) == 1
+        rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
+        assert rows["DB_PORT"] == ["(refused)", "environment"]
+        assert rows["LOG_LEVEL"] == ["(refused)", "environment"]
+        assert rows["DB_HOST"] == ["db.internal", "environment"]
+
+    @pytest.mark.parametrize("output", ["table", "json", "env"])
+    def test_any_finding_still_prints_every_variable(self, cwd: Path, output: str) -> None:
+        """Even a development typo fails show, after every variable read and its source."""
+        (cwd / ".env").write_text("DB_HSOT=x\nDB_PORT=6543\n", encoding="utf-8")
+        env = clean_environ(DB_PASSWORD=PASSWORD, LOG_LEVEL="debug")
+        result = run_cli("show", "--format", output, "--env-file", ".env", env=env, cwd=cwd)
+        assert result.code == ExitCode.INVALID
+        assert "agentifui-config: error: DB_HSOT: is not a variable" in result.stderr
+        assert "did you mean DB_HOST?" in result.stderr
+        assert PASSWORD not in result.output
+        shown = [name for name in variable_names() if not name.endswith("_FILE")]
+        if output == "json":
+            document = json.loads(result.stdout)
+            assert list(document) == shown
+            assert document["DB_PORT"]["source"] == ".env file"
+            assert document["LOG_LEVEL"] == {
+                "value": "DEBUG",
+                "source": "environment",
+                "secret": False,
+                "refused": False,
+            }
+        else:
+            for name in shown:
+                assert name in result.stdout
+            assert "6543" in result.stdout
 
 
 class TestEnvTemplate:
@@ -292,6 +324,21 @@ class TestEnvTemplate:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         from_template = load_settings(path).model_dump(exclude={"secret_key"})
         assert from_template == load_settings().model_dump(exclude={"secret_key"})
+
+    @pytest.mark.usefixtures("_clean_process_environment")
+    def test_every_example_line_loads(self, tmp_path: Path) -> None:
+        """Every commented example line, uncommented, loads: alone, and all together."""
+        lines = [
+            f"{m['name']}={m['value']}"
+            for line in render_env_template().splitlines()
+            if (m := _EXAMPLE.fullmatch(line))
+        ]
+        assert "DB_STATEMENT_TIMEOUT=" in lines
+        assert "DB_SSL_MODE=" in lines
+        path = tmp_path / ".env"
+        for text in [*lines, "\n".join(lines)]:
+            path.write_text(text + "\n", encoding="utf-8")
+            assert load_settings(path).environment.value == "development", text
 
 
 class TestConvertUrl:

@@ -81,6 +81,7 @@ class TestNoSecretInOutput:
             SECRET_KEY=SECRET_KEY,
             DATABASE_URL=DATABASE_URL,
             LOG_LEVEL="DEBUG",
+            CORS_ORIGINS="https://app.example.com",
         )
         broken = clean_environ(
             ENVIRONMENT="production",

@@ -164,6 +164,15 @@ _CASES: Final = (
         "e.g. CORS_ORIGINS=https://app.example.com",
     ),
     _Case(
+        "cors-origins-default",
+        {"CORS_ORIGINS": None},
+        _PRODUCTION,
+        Severity.ERROR,
+        "CORS_ORIGINS: is not set in production, so only the development origin "
+        "http://localhost:3000 would be allowed, with credentials - list the front ends that "
+        "call the service, e.g. CORS_ORIGINS=https://app.example.com",
+    ),
+    _Case(
         "cors-plain-http",
         {"CORS_ORIGINS": "https://app.example.com,http://app.example.com"},
         _PRODUCTION,

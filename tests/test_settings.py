@@ -547,6 +547,7 @@ class TestLegacyDatabaseUrl:
             {
                 "ENVIRONMENT": "production",
                 "SECRET_KEY": VALID["SECRET_KEY"],
+                "CORS_ORIGINS": VALID["CORS_ORIGINS"],
                 "DATABASE_URL": "postgresql://app:Vq7-rJp2@db.internal:54x32/app",
             },
         )

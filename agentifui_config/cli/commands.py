@@ -27,6 +27,7 @@ __all__ = [
     "ExitCode",
     "Runner",
     "add_env_file",
+    "add_settings",
     "exit_code_for",
     "lazy",
 ]
@@ -132,4 +133,15 @@ def add_env_file(parser: argparse.ArgumentParser) -> None:
         "--env-file",
         metavar="FILE",
         help="a .env file to read below the environment variables (it must exist)",
+    )
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """Add ``--settings``: the application's settings class, as ``module:Class``."""
+    parser.add_argument(
+        "--settings",
+        metavar="MODULE:CLASS",
+        help="the application's settings class (a subclass of EnvironmentSettings), "
+        "importable from the current directory; by default [tool.agentifui-config] "
+        "settings in ./pyproject.toml, else the library's EnvironmentSettings",
     )

@@ -1,8 +1,8 @@
 """The configuration commands: ``check``, ``show`` and ``convert-url``.
 
-None of them touches the database. ``show`` asks the settings' own sources
-where each value came from (:func:`agentifui_config.sources.value_origins`),
-so its answer follows the same precedence as loading.
+None of them touches the database. ``show`` prints where each value came from
+as loading itself recorded it (:meth:`EnvironmentSettings.inspect`), so its
+answer follows the same precedence as loading, even for a broken configuration.
 """
 
 from __future__ import annotations
@@ -11,21 +11,27 @@ import argparse
 import enum
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from agentifui_config.cli.commands import Command, CommandError, ExitCode, add_env_file
+from agentifui_config.cli.commands import (
+    Command,
+    CommandError,
+    ExitCode,
+    add_env_file,
+    add_settings,
+)
 from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
-from agentifui_config.cli.loading import env_file_path, environment_value, load
+from agentifui_config.cli.loading import environment_value, inspect, load, settings_class_of
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
-from agentifui_config.sources import Origin, value_origins
+from agentifui_config.sources import Origin, field_variables
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
@@ -37,6 +43,7 @@ __all__ = ["CHECK", "CONVERT_URL", "SHOW"]
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_file(parser)
+    add_settings(parser)
     parser.add_argument(
         "--environment",
         metavar="ENV",
@@ -48,7 +55,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace, console: Console) -> int:
     overrides = {"environment": args.environment} if args.environment else {}
     try:
-        settings, found = load(console, args.env_file, **overrides)
+        settings, found = load(console, args.env_file, settings_class_of(args), **overrides)
     except ConfigurationError as exc:
         return _report(console, exc.findings, "", strict=args.strict)
     return _report(console, found, settings.environment.value, strict=args.strict)
@@ -91,12 +98,16 @@ CHECK: Final = Command(
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """One variable as ``show`` prints it: the value JSON-ready, a secret masked."""
+    """One variable as ``show`` prints it: the value JSON-ready, a secret masked.
+
+    A refused value (a finding says why) is not shown.
+    """
 
     variable: str
     value: object
     source: str
     secret: bool
+    refused: bool = False
 
 
 def _show_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,22 +118,35 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
         help="table (default), json (an object keyed by variable) or env (.env lines)",
     )
     add_env_file(parser)
+    add_settings(parser)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    settings, found = load(console, args.env_file)
-    console.warnings(found)
-    origins = value_origins(EnvironmentSettings, env_file=env_file_path(args.env_file))
-    rows = [_row(settings, name, origin) for name, origin in origins.items()]
-    _FORMATS[args.format](console, rows)
+    """Print every variable read, with its source; a broken configuration's findings too."""
+    outcome = inspect(console, args.env_file, settings_class_of(args))
+    settings = outcome.settings
+    if isinstance(settings, EnvironmentSettings):
+        rows = [
+            _row(settings, name, outcome.origins.get(name, Origin.DEFAULT), outcome.refused)
+            for name in field_variables(type(settings))
+        ]
+        _FORMATS[args.format](console, rows)
+    if outcome.errors:
+        raise ConfigurationError(outcome.findings)
+    console.warnings(outcome.findings)
     return ExitCode.OK
 
 
-def _row(settings: EnvironmentSettings, name: str, origin: Origin) -> _Row:
+def _row(
+    settings: EnvironmentSettings, name: str, origin: Origin, refused: Collection[str]
+) -> _Row:
+    if name in refused:
+        # The settings hold the default in its place; the finding says what was wrong.
+        return _Row(name, None, origin.value, secret=False, refused=True)
     field = name.lower()
     value: Any = (
         getattr(settings, field)
-        if field in EnvironmentSettings.model_fields
+        if field in type(settings).model_fields
         else getattr(settings.database, field.removeprefix("db_"))
     )
     secret = (
@@ -138,6 +162,8 @@ def _shown(value: object, *, secret: bool) -> object:
     """*value* ready for JSON: a secret masked (empty stays empty), secret-named options too."""
     if value is None:
         return None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")  # an application's group; SecretStr dumps masked
     if isinstance(value, dict):
         return {key: mask(item) if is_secret_name(key) else item for key, item in value.items()}
     if secret:
@@ -148,9 +174,7 @@ def _shown(value: object, *, secret: bool) -> object:
 
 
 def _table(console: Console, rows: list[_Row]) -> None:
-    texts = [
-        (row.variable, "(unset)" if row.value is None else env_text(row.value)) for row in rows
-    ]
+    texts = [(row.variable, _table_text(row)) for row in rows]
     width = max(len(name) for name, _ in texts)
     value_width = min(max(len(text) for _, text in texts), 60)
     header = f"{'VARIABLE'.ljust(width)}  {'VALUE'.ljust(value_width)}  SOURCE"
@@ -159,9 +183,20 @@ def _table(console: Console, rows: list[_Row]) -> None:
         console.out(f"{name.ljust(width)}  {text.ljust(value_width)}  {row.source}")
 
 
+def _table_text(row: _Row) -> str:
+    if row.refused:
+        return "(refused)"
+    return "(unset)" if row.value is None else env_text(row.value)
+
+
 def _json(console: Console, rows: list[_Row]) -> None:
     document = {
-        row.variable: {"value": row.value, "source": row.source, "secret": row.secret}
+        row.variable: {
+            "value": row.value,
+            "source": row.source,
+            "secret": row.secret,
+            "refused": row.refused,
+        }
         for row in rows
     }
     console.out(json.dumps(document, indent=2))
@@ -171,7 +206,9 @@ def _env(console: Console, rows: list[_Row]) -> None:
     console.out("# The effective configuration, from `agentifui-config show --format env`.")
     console.out("# Secrets are not shown; each line names where its value came from.")
     for row in rows:
-        if row.value is None:
+        if row.refused:
+            console.out(f"# {row.variable}: refused  # {row.source}")
+        elif row.value is None:
             console.out(f"# {row.variable}: unset")
         elif row.secret:
             console.out(f"# {row.variable}: secret, not shown  # {row.source}")
@@ -190,8 +227,9 @@ SHOW: Final = Command(
     "print the effective configuration and where each value came from",
     "Print every setting's effective value, secrets masked, and where it came from: "
     "default, environment, secret file, .env file, DATABASE_URL, argument, or "
-    "generated (the development SECRET_KEY). Fails like check when the configuration "
-    "is invalid.",
+    "generated (the development SECRET_KEY). When the configuration is invalid it "
+    "still prints every variable it could read, marks the refused ones, lists every "
+    "finding on stderr and exits 1.",
     _show_arguments,
     _show,
     epilog="examples:\n"

@@ -8,24 +8,30 @@ are secret is :mod:`agentifui_config.secrecy`'s rule, as everywhere else.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
+import sys
+import tomllib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
+from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, settings_secrets, url_secrets
-from agentifui_config.settings import EnvironmentSettings, configuration_warnings, load_settings
+from agentifui_config.settings import EnvironmentSettings, settings_class_named
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
+    from agentifui_config.pipeline import Outcome
 
-__all__ = ["env_file_path", "environment_value", "load"]
+__all__ = ["env_file_path", "environment_value", "inspect", "load", "settings_class_of"]
 
 _LEGACY_URL: Final = Finding(
     "DATABASE_URL",
@@ -61,13 +67,17 @@ def env_file_path(given: str | None) -> Path | None:
 
 
 def load(
-    console: Console, env_file: str | None, **overrides: Any
+    console: Console,
+    env_file: str | None,
+    settings_class: type[EnvironmentSettings] = EnvironmentSettings,
+    **overrides: Any,
 ) -> tuple[EnvironmentSettings, list[Finding]]:
     """Load the settings as ``load_settings()`` does, quietly, and protect their secrets.
 
     Args:
         console: Receives every secret value seen, to mask it in the output.
         env_file: The ``--env-file`` option.
+        settings_class: The application's settings class (``--settings``).
         **overrides: Field values that win over every source (``environment=``).
 
     Returns:
@@ -76,15 +86,80 @@ def load(
     Raises:
         ConfigurationError: The configuration has errors; every finding is listed.
     """
+    outcome = inspect(console, env_file, settings_class, **overrides)
+    if outcome.errors or not isinstance(outcome.settings, EnvironmentSettings):
+        raise ConfigurationError(outcome.findings)
+    return outcome.settings, list(outcome.findings)
+
+
+def inspect(
+    console: Console,
+    env_file: str | None,
+    settings_class: type[EnvironmentSettings] = EnvironmentSettings,
+    **overrides: Any,
+) -> Outcome:
+    """Load the settings as ``load_settings()`` does, quietly, without raising for findings.
+
+    Args:
+        console: Receives every secret value seen, to mask it in the output.
+        env_file: The ``--env-file`` option.
+        settings_class: The application's settings class (``--settings``).
+        **overrides: Field values that win over every source (``environment=``).
+
+    Returns:
+        What loading found; the legacy ``DATABASE_URL`` is a warning among the findings.
+
+    Raises:
+        ConfigurationError: The ``--env-file`` cannot be read.
+    """
     path = env_file_path(env_file)
     console.protect(*_raw_secrets(path))
     with _quiet():
-        settings = load_settings(path, **overrides)
-    console.protect(*settings_secrets(settings))
-    found = configuration_warnings(settings, path)
-    if settings.database_url is not None:
-        found.append(_LEGACY_URL)
-    return settings, found
+        outcome = settings_class.inspect(path, **overrides)
+    settings = outcome.settings
+    if isinstance(settings, EnvironmentSettings):
+        console.protect(*settings_secrets(settings), *_own_secrets(settings))
+        if settings.database_url is not None and settings.database_url.get_secret_value():
+            outcome.findings.append(_LEGACY_URL)
+    return outcome
+
+
+def _own_secrets(settings: BaseModel) -> list[SecretStr]:
+    """The ``SecretStr`` values of an application's own fields, nested groups included."""
+    found: list[SecretStr] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            found.append(value)
+        elif isinstance(value, BaseModel) and not isinstance(value, DatabaseConfig):
+            found.extend(_own_secrets(value))
+    return found
+
+
+def settings_class_of(args: argparse.Namespace) -> type[EnvironmentSettings]:
+    """The settings class of ``--settings``, else of ``[tool.agentifui-config] settings``.
+
+    The current directory is put on ``sys.path`` first, as for ``python -m``, so
+    that the application's package imports.
+
+    Raises:
+        ConfigurationError: The class named cannot be imported, or is not a settings class.
+    """
+    name = getattr(args, "settings", None) or _pyproject_settings(Path("pyproject.toml"))
+    if not name:
+        return EnvironmentSettings
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    return settings_class_named(name)
+
+
+def _pyproject_settings(path: Path) -> str | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get("tool", {}).get("agentifui-config", {}).get("settings")
+    return value if isinstance(value, str) else None
 
 
 def environment_value(variable: str) -> str | None:

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from agentifui_config import __version__
-from agentifui_config.cli.commands import Command, ExitCode
+from agentifui_config.cli.commands import Command, ExitCode, add_settings
 from agentifui_config.cli.envfile import env_line, env_text
-from agentifui_config.database import DB_PREFIX, DatabaseConfig
+from agentifui_config.cli.loading import settings_class_of
+from agentifui_config.database import DB_PREFIX
 from agentifui_config.environment import Environment
-from agentifui_config.policies import RULES, Rule
+from agentifui_config.pipeline import variable_fields
+from agentifui_config.pipeline import variable_names as settings_variables
 from agentifui_config.secrecy import SECRET_VARIABLES
 from agentifui_config.settings import EnvironmentSettings, variable_names
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
     from agentifui_config.cli.console import Console
+    from agentifui_config.policies import Rule
 
 __all__ = ["ENV_TEMPLATE", "render_env_template"]
 
@@ -61,6 +64,7 @@ _SECTIONS: Final = {
     "read as UTF-8 with one trailing line break dropped.",
     "Legacy": "Still read; DB_* variables win over its parts. "
     "`agentifui-config convert-url` prints the DB_* lines that replace it.",
+    "Application": "The application's own settings (its settings class).",
 }
 
 
@@ -74,16 +78,30 @@ class _Variable:
     secret: bool
 
 
-def render_env_template() -> str:
-    """Return the ``.env.example`` text: every variable, described, with its default and rules."""
+def render_env_template(settings_class: type[EnvironmentSettings] = EnvironmentSettings) -> str:
+    """Return the ``.env.example`` text: every variable, described, with its default and rules.
+
+    Args:
+        settings_class: The application's settings class, whose own variables
+            (flat and nested) are listed too, under "Application".
+    """
     by_section: dict[str, list[str]] = {title: [] for title in _SECTIONS}
-    for name in variable_names():
-        by_section[_section(name)].append(name)
+    library = set(variable_names())
+    fields = variable_fields(settings_class)
+    for name in settings_variables(settings_class):
+        if _is_group(fields.get(name)):
+            continue  # a nested group: its fields are listed one by one
+        by_section[_section(name) if name in library else "Application"].append(name)
     lines = [_HEADER]
     for title, names in by_section.items():
         if names:
-            lines.extend(_section_lines(title, names))
+            lines.extend(_section_lines(title, names, fields, settings_class.rules))
     return "\n".join(lines) + "\n"
+
+
+def _is_group(field: FieldInfo | None) -> bool:
+    group = None if field is None else field.annotation
+    return isinstance(group, type) and issubclass(group, BaseModel)
 
 
 def _section(name: str) -> str:
@@ -96,45 +114,39 @@ def _section(name: str) -> str:
     return "CORS" if name.startswith("CORS_") else "General"
 
 
-def _section_lines(title: str, names: list[str]) -> Iterator[str]:
+def _section_lines(
+    title: str, names: list[str], fields: Mapping[str, FieldInfo], rules: Sequence[Rule]
+) -> Iterator[str]:
     rule = "# " + "=" * 76
     yield from ("", rule, f"# {title}", rule)
     yield from (f"# {line}" for line in textwrap.wrap(_SECTIONS[title], width=76))
     for name in names:
         yield ""
-        yield from _variable_lines(_describe(name))
+        yield from _variable_lines(_describe(name, fields.get(name)), rules)
 
 
-def _describe(name: str) -> _Variable:
+def _describe(name: str, field: FieldInfo | None) -> _Variable:
     """The description, default and secrecy of variable *name*, from the schema."""
     base = name.removesuffix(FILE_SUFFIX)
-    field = _field(name)
     if field is None:
         return _Variable(
             name, f"A file holding {base}, read instead of {base} itself.", None, False
         )
     default = field.get_default(call_default_factory=True)
     secret = name in SECRET_VARIABLES or isinstance(default, SecretStr)
+    secret = secret or "SecretStr" in str(field.annotation)
     return _Variable(name, field.description or "", default, secret)
 
 
-def _field(name: str) -> FieldInfo | None:
-    """The schema field behind variable *name*; ``None`` for a ``<VAR>_FILE`` variable."""
-    field = EnvironmentSettings.model_fields.get(name.lower())
-    if field is not None:
-        return field
-    return DatabaseConfig.model_fields.get(name.removeprefix(DB_PREFIX).lower())
-
-
-def _variable_lines(variable: _Variable) -> Iterator[str]:
+def _variable_lines(variable: _Variable, rules: Sequence[Rule]) -> Iterator[str]:
     yield f"# {variable.name}" + (" (secret)" if variable.secret else "")
     yield f"#   {variable.description}"
     if variable.default is None:
         yield "#   Unset by default."
-    rules = [rule for rule in RULES if rule.variable == variable.name]
-    if rules:
+    binding = [rule for rule in rules if rule.variable == variable.name]
+    if binding:
         yield "#   Rules:"
-        for rule in rules:
+        for rule in binding:
             yield from _rule_lines(rule)
     text = "" if variable.secret else env_text(variable.default)
     yield "# " + env_line(variable.name, text)
@@ -151,6 +163,7 @@ def _rule_lines(rule: Rule) -> Iterator[str]:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
+    add_settings(parser)
     parser.add_argument(
         "-o",
         "--output",
@@ -160,7 +173,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    text = render_env_template()
+    text = render_env_template(settings_class_of(args))
     if args.output is None:
         console.out(text.removesuffix("\n"))
         return ExitCode.OK

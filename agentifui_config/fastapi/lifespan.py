@@ -39,7 +39,8 @@ AppLifespan: TypeAlias = (
 that may yield a state mapping."""
 
 SettingsSource: TypeAlias = "EnvironmentSettings | Callable[[], EnvironmentSettings] | None"
-"""Settings, a function that loads them, or ``None`` for :func:`agentifui_config.get_settings`."""
+"""Settings, a function that loads them, the application's settings class (loaded
+through :func:`agentifui_config.get_settings`, cached), or ``None`` for the library's."""
 
 
 def resolve_settings(source: SettingsSource) -> EnvironmentSettings:
@@ -56,6 +57,8 @@ def resolve_settings(source: SettingsSource) -> EnvironmentSettings:
     try:
         if source is None:
             return get_settings()
+        if isinstance(source, type):
+            return get_settings(source)
         return source if isinstance(source, EnvironmentSettings) else source()
     except ConfigurationError as exc:
         _refused("configuration_refused", "the configuration is refused", exc)

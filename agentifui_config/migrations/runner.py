@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from agentifui_config.migrations.lock import DEFAULT_LOCK_TIMEOUT, migration_lock
 from agentifui_config.migrations.scripts import MigrationError
 from agentifui_config.migrations.target import open_connection, refuse_pgbouncer
-from agentifui_config.settings import load_settings
+from agentifui_config.settings import EnvironmentSettings, load_settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -45,6 +45,7 @@ def run_migrations(
     target_metadata: MetaData | None = None,
     *,
     database: DatabaseConfig | None = None,
+    settings_class: type[EnvironmentSettings] | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     **options: Any,
 ) -> None:
@@ -54,6 +55,8 @@ def run_migrations(
         target_metadata: The models' ``MetaData``, for ``alembic revision --autogenerate``.
         database: The database to migrate when no connection is handed in;
             by default ``load_settings().database``, read from ``DB_*``.
+        settings_class: The application's settings class, whose ``DB_*`` (and
+            ``.env`` file, when its ``model_config`` names one) give the database.
         lock_timeout: Seconds the ``alembic`` command waits for another
             process's migration lock (see ``upgrade()``).
         **options: More arguments for ``EnvironmentContext.configure()``
@@ -71,14 +74,17 @@ def run_migrations(
     config = context.config
     options = {"target_metadata": target_metadata, "compare_type": True, **options}
     if context.is_offline_mode():
-        url = config.attributes.get(OFFLINE_URL_ATTRIBUTE) or _database(database).sqlalchemy_url
+        url = (
+            config.attributes.get(OFFLINE_URL_ATTRIBUTE)
+            or _database(database, settings_class).sqlalchemy_url
+        )
         _run_offline(url, options)
         return
     connection = config.attributes.get("connection")
     if connection is None:
         _refuse_running_loop()
         _configure_logging(config)
-        asyncio.run(_run_online(_database(database), lock_timeout, options))
+        asyncio.run(_run_online(_database(database, settings_class), lock_timeout, options))
         return
     if isinstance(connection, AsyncConnection):
         raise MigrationError(
@@ -103,8 +109,12 @@ def _refuse_running_loop() -> None:
     )
 
 
-def _database(database: DatabaseConfig | None) -> DatabaseConfig:
-    return database if database is not None else load_settings().database
+def _database(
+    database: DatabaseConfig | None, settings_class: type[EnvironmentSettings] | None
+) -> DatabaseConfig:
+    if database is not None:
+        return database
+    return load_settings(settings_class=settings_class).database
 
 
 def _run_offline(url: URL | str, options: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ def init_migrations(
     directory: str | os.PathLike[str],
     *,
     metadata: str | None = None,
+    settings: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a migration directory that uses :func:`run_migrations` in its ``env.py``.
@@ -50,6 +51,9 @@ def init_migrations(
             location, and holds ``alembic.ini`` too.
         metadata: The models' ``MetaData`` as ``package.module:Base.metadata``,
             imported by ``env.py`` for autogenerate; ``None`` leaves a commented hint.
+        settings: The application's settings class as ``package.module:AppSettings``,
+            passed by ``env.py`` to ``run_migrations(settings_class=...)`` so that the
+            database and ``.env`` file are that class's.
         overwrite: Replace files that exist; by default they are refused.
 
     Returns:
@@ -57,10 +61,10 @@ def init_migrations(
 
     Raises:
         MigrationError: A file to write exists and *overwrite* is false, or
-            *metadata* is not ``module:attribute``.
+            *metadata* or *settings* is not ``module:attribute``.
     """
     target = Path(directory)
-    env_py = _render_env(metadata)
+    env_py = _render_env(metadata, settings)
     existing = [name for name in _FILES.values() if (target / name).exists()]
     if existing and not overwrite:
         raise MigrationError(
@@ -76,20 +80,34 @@ def init_migrations(
     return target / "alembic.ini"
 
 
-def _render_env(metadata: str | None) -> str:
+def _render_env(metadata: str | None, settings: str | None) -> str:
     template = resources.files(__package__).joinpath("template_files", "env.py.template")
     if metadata is None:
         block = _NO_METADATA
     else:
-        match = _METADATA.fullmatch(metadata.strip())
-        if match is None:
-            raise MigrationError(
-                f"metadata {metadata!r} is not of the form module:attribute",
-                argument="metadata",
-                remedy="give it as package.module:Base.metadata",
-            )
+        match = _named(metadata, "metadata", "package.module:Base.metadata")
         block = (
             f"from {match['module']} import {match['object']}\n\n"
             f"target_metadata = {match['object']}{match['rest']}"
         )
-    return Template(template.read_text("utf-8")).substitute(target_metadata=block)
+    settings_import = settings_argument = ""
+    if settings is not None:
+        match = _named(settings, "settings", "package.module:AppSettings")
+        settings_import = f"from {match['module']} import {match['object']}\n"
+        settings_argument = f", settings_class={match['object']}{match['rest']}"
+    return Template(template.read_text("utf-8")).substitute(
+        target_metadata=block,
+        settings_import=settings_import,
+        settings_argument=settings_argument,
+    )
+
+
+def _named(value: str, variable: str, example: str) -> re.Match[str]:
+    match = _METADATA.fullmatch(value.strip())
+    if match is None:
+        raise MigrationError(
+            f"{variable} {value!r} is not of the form module:attribute",
+            variable=variable,
+            remedy=f"give it as {example}",
+        )
+    return match

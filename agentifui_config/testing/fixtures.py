@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 import pytest
 
 from agentifui_config.database import DB_PREFIX
-from agentifui_config.errors import AgentifuiError, suggest_variable
+from agentifui_config.errors import AgentifuiError
+from agentifui_config.misnames import suggest_variable
+from agentifui_config.pipeline import variable_names as settings_variables
 from agentifui_config.settings import (
     EnvironmentSettings,
     get_settings,
-    load_settings,
     variable_names,
 )
 from agentifui_config.sources import FILE_SUFFIX
@@ -30,6 +31,7 @@ from agentifui_config.testing.options import (
     alembic_config_path,
     metadata_from_ini,
     require_db,
+    settings_class_from_ini,
 )
 
 if TYPE_CHECKING:
@@ -146,7 +148,9 @@ def migrated_database(
     pytest.fail(refused, pytrace=False)  # outside the except: no chained traceback
 
 
-def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
+def hidden_variables(
+    present: Iterable[str] | None = None, known: Iterable[str] | None = None
+) -> frozenset[str]:
     """The environment variables :func:`clean_env` hides.
 
     Every variable the settings read (:func:`~agentifui_config.settings.variable_names`),
@@ -157,8 +161,9 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
 
     Args:
         present: The names set in the environment; by default the process's.
+        known: The variables the settings read; by default ``EnvironmentSettings``'s.
     """
-    known = variable_names()
+    known = tuple(variable_names() if known is None else known)
     ours = {*known, "DATABASE_URL", *(name + FILE_SUFFIX for name in known)}
     hidden = set(ours)
     names = list(os.environ) if present is None else present
@@ -174,7 +179,9 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def clean_env(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[pytest.MonkeyPatch]:
     """Hide the developer's configuration variables during the test, and reset ``get_settings``.
 
     ``DB_*``, ``DATABASE_URL``, ``SECRET_KEY``, ``CORS_*`` and every other
@@ -185,14 +192,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
         The test's ``monkeypatch``, to set the variables the test wants.
     """
     get_settings.cache_clear()
-    for name in hidden_variables():
+    settings_class = settings_class_from_ini(request.config)
+    for name in hidden_variables(known=settings_variables(settings_class)):
         monkeypatch.delenv(name, raising=False)
     yield monkeypatch
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def make_settings(clean_env: pytest.MonkeyPatch) -> SettingsFactory:
+def make_settings(clean_env: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> SettingsFactory:
     """A factory of ``EnvironmentSettings`` from keyword overrides alone.
 
     ``make_settings(environment="production", secret_key="x" * 32)`` builds and
@@ -200,10 +208,12 @@ def make_settings(clean_env: pytest.MonkeyPatch) -> SettingsFactory:
     variables hidden (:func:`clean_env`) and no ``.env`` file: only the
     overrides, the defaults and what the test itself sets count.
     """
+    settings_class = settings_class_from_ini(request.config)
 
     def factory(**overrides: Any) -> EnvironmentSettings:
         """Build settings from *overrides*, the defaults and the test's own variables."""
-        return load_settings(None, **overrides)
+        # No .env file, even one the class's model_config names.
+        return settings_class(_env_file=None, **overrides)
 
     return factory
 

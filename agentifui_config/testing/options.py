@@ -10,6 +10,8 @@ Each setting is an ini key (``[pytest]``, or ``[tool.pytest.ini_options]`` in
                               to the ini file; the migrated database is upgraded with it
 ``agentifui_metadata``        ``package.module:Base.metadata``: the models, created with
                               ``create_all`` when there are no migrations
+``agentifui_settings``        ``package.module:AppSettings``: the app's settings class,
+                              which ``make_settings`` builds and ``clean_env`` clears
 ============================  ===========================================================
 """
 
@@ -21,6 +23,9 @@ from typing import TYPE_CHECKING, Final
 
 import pytest
 
+from agentifui_config.errors import ConfigurationError
+from agentifui_config.settings import EnvironmentSettings, settings_class_named
+
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
@@ -29,10 +34,12 @@ __all__ = [
     "METADATA_INI",
     "REQUIRE_DB_FLAG",
     "REQUIRE_DB_INI",
+    "SETTINGS_INI",
     "add_options",
     "alembic_config_path",
     "metadata_from_ini",
     "require_db",
+    "settings_class_from_ini",
 ]
 
 REQUIRE_DB_FLAG: Final = "--agentifui-require-db"
@@ -43,6 +50,9 @@ REQUIRE_DB_INI: Final = "agentifui_require_db"
 
 ALEMBIC_CONFIG_INI: Final = "agentifui_alembic_config"
 """The ini key naming the app's ``alembic.ini`` or migration directory."""
+
+SETTINGS_INI: Final = "agentifui_settings"
+"""The ini key naming the app's settings class as ``package.module:ClassName``."""
 
 METADATA_INI: Final = "agentifui_metadata"
 """The ini key naming the app's ``MetaData`` as ``package.module:attribute.path``."""
@@ -79,12 +89,34 @@ def add_options(parser: pytest.Parser) -> None:
         "migrated_database upgrades the test database to head with it",
     )
     parser.addini(
+        SETTINGS_INI,
+        type="string",
+        default="",
+        help="the app's settings class as package.module:AppSettings: make_settings builds "
+        "it and clean_env hides its variables too",
+    )
+    parser.addini(
         METADATA_INI,
         type="string",
         default="",
         help="the app's models as package.module:Base.metadata: migrated_database runs "
         "create_all with them when there are no migrations, and the model check compares them",
     )
+
+
+def settings_class_from_ini(config: pytest.Config) -> type[EnvironmentSettings]:
+    """The class named by ``agentifui_settings``, or ``EnvironmentSettings`` when unset.
+
+    Raises:
+        pytest.UsageError: The name cannot be imported or is not a settings class.
+    """
+    value = str(config.getini(SETTINGS_INI)).strip()
+    if not value:
+        return EnvironmentSettings
+    try:
+        return settings_class_named(value)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"{SETTINGS_INI} = {value}: {exc}") from None
 
 
 def require_db(config: pytest.Config) -> bool:
