@@ -122,10 +122,13 @@ class TestEnvFile:
             ("plain-value_1.2:3/4@*+%=", "N=plain-value_1.2:3/4@*+%="),
             ("two words", "N='two words'"),
             ('it\'s "x" \\', 'N="it\'s \\"x\\" \\\\"'),
+            ("x\\", 'N="x\\\\"'),
+            ("a\nb", 'N="a\\nb"'),
+            ("${HOME}", "N='${:-${}HOME}'"),
         ],
     )
     def test_env_line_quotes_only_when_needed(self, text: str, line: str) -> None:
-        """Bare when safe, single quotes otherwise, double quotes around a single quote."""
+        """Bare when safe, single quotes otherwise, double quotes with escapes when needed."""
         assert env_line("N", text) == line
 
     def test_env_file_path_refuses_what_cannot_be_read(self, tmp_path: Path) -> None:
