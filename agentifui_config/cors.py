@@ -32,7 +32,8 @@ def parse_origins(value: str | Sequence[str], *, variable: str = "CORS_ORIGINS")
     """Read origins as ``*`` or ``scheme://host[:port]``, in the form browsers send them.
 
     Each origin is split by :func:`urllib.parse.urlsplit`; its host is
-    required, and whitespace, ``?`` and ``#`` are refused anywhere in it. A trailing ``/`` is removed, scheme and host are lower-cased and a default
+    required, and whitespace, ``?`` and ``#`` are refused anywhere in it. A
+    trailing ``/`` is removed, scheme and host are lower-cased and a default
     port (``:443`` for https) is dropped, since a browser's ``Origin`` header
     never carries one.
 

@@ -19,6 +19,7 @@ from typing import Final
 
 import pytest
 from cli_support import clean_environ
+from dotenv import dotenv_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
@@ -31,7 +32,7 @@ from agentifui_config.cli.envfile import env_line
 # Any text an environment variable can hold: every character but NUL (and the
 # lone surrogates UTF-8 cannot write).
 _TEXT: Final = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1)
-_AWKWARD: Final = ("x\\", "two\\\\backslashes", "it's \"quoted\"", " # not a comment", "${HOME}")
+_AWKWARD: Final = ("x\\", "two\\\\backslashes", 'it\'s "quoted"', " # not a comment", "${HOME}")
 # Fixtures are set up once for all examples: each example restores what it changes.
 _PROPERTY: Final = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -83,8 +84,6 @@ class TestEnvLine:
     @settings(max_examples=500)
     def test_any_value_reads_back_unchanged(self, text: str) -> None:
         """python-dotenv gives back exactly the value written, a comment after it or not."""
-        from dotenv import dotenv_values  # noqa: PLC0415 - python-dotenv ships no stubs' module name
-
         written = f"{env_line('A', text)}  # from somewhere\n{env_line('B', text)}\n"
         assert dotenv_values(stream=io.StringIO(written)) == {"A": text, "B": text}
 
@@ -113,7 +112,7 @@ class TestShowEnv:
     @example(name="ends in a backslash\\", option="x\\y")
     @_PROPERTY
     def test_values_come_back(self, name: str, option: str) -> None:
-        """show --format env, saved as .env, loads the same application name and options."""
+        """Lines of show --format env, saved as .env, load the same application name and options."""
         given = {"DB_APPLICATION_NAME": name, "DB_OPTIONS": json.dumps({"k": option})}
         with _environ(given):
             expected = load_settings().database

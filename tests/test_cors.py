@@ -8,7 +8,6 @@ import re
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from settings_support import VALID
 
 from agentifui_config import load_settings
