@@ -6,7 +6,8 @@ it is: scrubbing it again would mangle it wherever a short secret happens to be
 an ordinary word (a password ``postgres`` inside ``postgresql+asyncpg``). Only
 text the library did not make, an unexpected error and its traceback, passes
 through :func:`agentifui_config.secrecy.scrub` with every secret the command has
-seen. Colour is used only on a terminal, and never when ``NO_COLOR`` is set.
+seen. SQLAlchemy's ``(Background on this error at: ...)`` link is left out of
+every line. Colour is used only on a terminal, and never when ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, TextIO
 
 from agentifui_config.errors import Finding, Severity
+from agentifui_config.redaction import without_background
 from agentifui_config.secrecy import scrub
 
 if TYPE_CHECKING:
@@ -153,7 +155,7 @@ class Console:
         return f"\x1b[{code}m{text}\x1b[0m" if code and coloured else text
 
     def _write(self, stream: TextIO, text: str) -> None:
-        stream.write(text + "\n")
+        stream.write(without_background(text) + "\n")
         stream.flush()
 
 
