@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from cli_support import clean_environ
+from cli_support import hide_settings_variables
 from dotenv import dotenv_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -42,10 +42,7 @@ _PROPERTY: Final = settings(
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """This process's environment without any variable the settings read."""
-    kept = clean_environ()
-    for name in list(os.environ):
-        if name not in kept:
-            monkeypatch.delenv(name)
+    hide_settings_variables(monkeypatch)
 
 
 @contextlib.contextmanager

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Final
 
 import pytest
-from cli_support import clean_environ
+from cli_support import hide_settings_variables
 
 from agentifui_config import ConfigurationError, DatabaseConfig, load_settings
 from agentifui_config.cli import main
@@ -36,10 +35,7 @@ from agentifui_config.sources import Origin, value_origins
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """This process's environment without any variable the settings read."""
-    kept = clean_environ()
-    for name in list(os.environ):
-        if name not in kept:
-            monkeypatch.delenv(name)
+    hide_settings_variables(monkeypatch)
 
 
 class TestValueOrigins:
