@@ -32,7 +32,15 @@ from agentifui_config.cli.envfile import env_line
 # Any text an environment variable can hold: every character but NUL (and the
 # lone surrogates UTF-8 cannot write).
 _TEXT: Final = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1)
-_AWKWARD: Final = ("x\\", "two\\\\backslashes", 'it\'s "quoted"', " # not a comment", "${HOME}")
+_AWKWARD: Final = (
+    "x\\",
+    "two\\\\backslashes",
+    'it\'s "quoted"',
+    " # not a comment",
+    "${HOME}",
+    # A result is printed as it is, even what messages leave out.
+    "a\n(Background on this error at: https://sqlalche.me/e/20/e3q8)",
+)
 # Fixtures are set up once for all examples: each example restores what it changes.
 _PROPERTY: Final = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
