@@ -79,7 +79,10 @@ def tests(session: nox.Session) -> None:
     """
     session.install("-e", ".[all]")
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    # Hypothesis's "ci" profile (tests/conftest.py): derandomised, no example database.
+    session.run(
+        "coverage", "run", "-m", "pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"}
+    )
     session.run("coverage", "combine", "--quiet")
     if session.posargs:
         session.log("pytest was given arguments: coverage is reported, not held to its threshold")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit
@@ -17,12 +19,21 @@ HTTP_METHODS: Final = frozenset(
 """The methods ``CORS_ALLOW_METHODS`` accepts, besides ``*``."""
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+# A host as a browser's Origin header carries it: ASCII (IDNA) labels or an IPv4
+# address; an IPv6 literal is checked by ipaddress instead.
+_HOST: Final = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+# Characters an Origin never holds, which urlsplit would keep in the host or drop
+# silently: whitespace (a trailing ' #' left 'https://app.example.com ' behind),
+# and an empty query or fragment.
+_NEVER_IN_AN_ORIGIN: Final = re.compile(r"[\s?#]")
 
 
 def parse_origins(value: str | Sequence[str], *, variable: str = "CORS_ORIGINS") -> list[str]:
     """Read origins as ``*`` or ``scheme://host[:port]``, in the form browsers send them.
 
-    A trailing ``/`` is removed, scheme and host are lower-cased and a default
+    Each origin is split by :func:`urllib.parse.urlsplit`; its host is
+    required, and whitespace, ``?`` and ``#`` are refused anywhere in it. A
+    trailing ``/`` is removed, scheme and host are lower-cased and a default
     port (``:443`` for https) is dropped, since a browser's ``Origin`` header
     never carries one.
 
@@ -52,6 +63,8 @@ def parse_methods(value: str | Sequence[str], *, variable: str = "CORS_ALLOW_MET
 def _normalise_origin(origin: str, variable: str) -> str:
     if origin == "*":
         return origin
+    if _NEVER_IN_AN_ORIGIN.search(origin):
+        raise _not_an_origin(origin, variable)
     try:
         parts = urlsplit(origin)
         port = parts.port
@@ -74,10 +87,23 @@ def _normalise_origin(origin: str, variable: str) -> str:
             remedy="list each origin (https://a.example.com,https://b.example.com), "
             "or give '*' alone",
         )
+    if not _is_host(parts.hostname):
+        raise _not_an_origin(origin, variable)
     # urlsplit drops an IPv6 literal's brackets; browsers send them in the Origin header.
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     return f"{scheme}://{netloc}"
+
+
+def _is_host(hostname: str) -> bool:
+    """Whether *hostname* (lower-cased, brackets removed) is a host a browser can send."""
+    if ":" not in hostname:
+        return _HOST.fullmatch(hostname) is not None
+    try:
+        ipaddress.IPv6Address(hostname)
+    except ValueError:
+        return False
+    return True
 
 
 def _not_an_origin(origin: str, variable: str) -> ConfigurationError:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 import structlog
 
-from agentifui_config.redaction import RedactSecrets
+from agentifui_config.redaction import RedactSecrets, without_background
 from agentifui_config.settings import get_settings
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ class _Scrubbed:
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
         rendered = self._renderer(logger, method_name, event_dict)
         text = rendered.decode() if isinstance(rendered, bytes) else str(rendered)
-        return self._redactor.scrub_rendered(text)
+        return without_background(self._redactor.scrub_rendered(text))
 
 
 def _is_terminal(stream: TextIO) -> bool:

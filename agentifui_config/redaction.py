@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from agentifui_config.settings import EnvironmentSettings
 
-__all__ = ["SECRET_KEY_PARTS", "RedactSecrets"]
+__all__ = ["SECRET_KEY_PARTS", "RedactSecrets", "without_background"]
 
 SECRET_KEY_PARTS: Final = SECRET_NAME_PARTS
 """Parts of key names whose values are masked; the same as ``secrecy.SECRET_NAME_PARTS``."""
@@ -50,6 +50,9 @@ _HEADER: Final = re.compile(
     r"(?P<value>[^\r\n\"'\\]++)",
     re.IGNORECASE,
 )
+# The link SQLAlchemy appends to an error's text, on a line of its own.
+_BACKGROUND: Final = re.compile(r"\(Background on this error at: [^\s)\"'\\]*+\)")
+_BACKGROUND_START: Final = "(Background on this error at: "
 _BEARER: Final = re.compile(r"(?P<scheme>\bbearer\s++)(?P<value>[\w\-.~+/]++=*)", re.IGNORECASE)
 
 
@@ -189,6 +192,28 @@ class RedactSecrets:
         # Renderers show any other object, and anything nested deeper, as its
         # repr(): scrub that text, so a secret in an object's fields is masked too.
         return self.scrub(_safe_repr(value))
+
+
+def without_background(text: str) -> str:
+    r"""*text* without SQLAlchemy's ``(Background on this error at: <link>)`` line.
+
+    The link helps a developer reading a traceback; in an operator's one-line
+    message (a CLI error, a log line) it only breaks the line in two. The line
+    break before it goes too, whether a real one or ``\n`` as JSON and
+    ``repr()`` render it.
+    """
+    if _BACKGROUND_START not in text:
+        return text
+    parts = _BACKGROUND.split(text)
+    kept = [_without_trailing_break(part) for part in parts[:-1]]
+    return "".join([*kept, parts[-1]])
+
+
+def _without_trailing_break(text: str) -> str:
+    text = text.rstrip()
+    while text.endswith("\\n"):
+        text = text[:-2].rstrip()
+    return text
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from agentifui_config.testing.fixtures import hidden_variables
 
 if TYPE_CHECKING:
+    import pytest
     from coverage import Coverage
 
     from agentifui_config import DatabaseConfig
@@ -33,6 +34,7 @@ __all__ = [
     "cli_command",
     "database_environ",
     "drop_cli_tables",
+    "hide_settings_variables",
     "run_cli",
     "write_revision",
 ]
@@ -91,6 +93,14 @@ def clean_environ(**extra: str) -> dict[str, str]:
         if not (name in hidden or name.upper() in _STRAY or name.upper().startswith(_CORS_PREFIX))
     }
     return {**kept, **extra}
+
+
+def hide_settings_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove from this process's environment what :func:`clean_environ` leaves out."""
+    kept = clean_environ()
+    for name in list(os.environ):
+        if name not in kept:
+            monkeypatch.delenv(name)
 
 
 def database_environ(config: DatabaseConfig, **extra: str) -> dict[str, str]:

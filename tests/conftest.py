@@ -7,14 +7,22 @@ a throwaway embedded one (extra ``embedded``); ``agentifui_require_db = true``
 in ``pyproject.toml`` makes a missing server fail the tests that need it
 rather than skip them. Those tests are marked ``database``, so
 ``-m "not database"`` runs the rest without a server.
+
+Hypothesis runs under the ``ci`` profile when ``CI=true`` (or
+``HYPOTHESIS_PROFILE=ci``, as ``nox -s tests`` sets): derandomised and with no
+example database, so a run depends on the code alone and a failure found once
+cannot stay red from a ``.hypothesis/`` directory. Elsewhere the ``default``
+profile keeps drawing new examples and remembers the failing ones.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from agentifui_config.testing.postgres import temporary_database
 
@@ -25,6 +33,12 @@ if TYPE_CHECKING:
 pytest_plugins = ["pytester"]
 
 _DATABASE_FIXTURES = frozenset({"postgres_server", "database_config"})
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() in {"true", "1"} else "default")
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

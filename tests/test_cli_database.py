@@ -8,6 +8,8 @@ without that table and without a version table.
 
 from __future__ import annotations
 
+import asyncio
+import shlex
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -21,8 +23,12 @@ from cli_support import (
     run_cli,
     write_revision,
 )
+from migrations_support import connected
+from sqlalchemy import text
 
 from agentifui_config.cli import ExitCode
+from agentifui_config.cli.envfile import env_line
+from agentifui_config.migrations import MIGRATION_LOCK_KEY
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
@@ -226,3 +232,79 @@ class TestDoctor:
         result = run_cli("doctor", "--timeout", "3", env=env, cwd=tmp_path)
         assert result.code == ExitCode.UNREACHABLE
         assert result.stdout.splitlines()[-1].startswith("fail  connect        cannot connect")
+
+
+def _hint(output: str) -> list[str]:
+    """The command the output tells the operator to run next, as its words."""
+    return shlex.split(output.split("apply them with: ", 1)[1].splitlines()[0])
+
+
+class TestHints:
+    def test_migrate_status_hint_runs_as_printed(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """The pending verdict repeats --alembic-config, so the printed command applies them."""
+        env, cwd = _env(database), migrations.parent
+        status = ("migrate", "status", "--alembic-config", "migrations/alembic.ini")
+        before = run_cli(*status, env=env, cwd=cwd)
+        assert before.code == ExitCode.NOT_MIGRATED
+        hint = _hint(before.stdout)
+        assert hint == [
+            "agentifui-config",
+            "migrate",
+            "upgrade",
+            "--alembic-config",
+            "migrations/alembic.ini",
+        ]
+        assert run_cli(*hint[1:], env=env, cwd=cwd).code == ExitCode.OK
+        assert run_cli(*status, env=env, cwd=cwd).code == ExitCode.OK
+
+    def test_doctor_hint_repeats_the_env_file_and_alembic_config(
+        self, database: DatabaseConfig, migrations: Path, tmp_path: Path
+    ) -> None:
+        """Doctor's hint reads the same .env file and scripts, quoted for a shell."""
+        env_file = tmp_path / "my settings.env"
+        settings = {k: v for k, v in _env(database).items() if k.startswith(("DB_", "SECRET_"))}
+        env_file.write_text("".join(env_line(k, v) + "\n" for k, v in settings.items()))
+        given = ("--env-file", str(env_file), "--alembic-config", str(migrations))
+        doctor = run_cli("doctor", *given, env=clean_environ(), cwd=tmp_path)
+        assert doctor.code == ExitCode.NOT_MIGRATED, doctor.output
+        hint = _hint(doctor.stdout)
+        assert hint == ["agentifui-config", "migrate", "upgrade", *given]
+        assert run_cli(*hint[1:], env=clean_environ(), cwd=tmp_path).code == ExitCode.OK
+
+    def test_a_failed_connection_names_the_options_on_one_line(self, migrations: Path) -> None:
+        """Doctor says --timeout, migrate DB_CONNECT_TIMEOUT; no retry_for=, no Background link."""
+        env = clean_environ(SECRET_KEY=SECRET_KEY, DB_CONNECT_TIMEOUT="3", **_UNREACHABLE)
+        doctor = run_cli("doctor", "--timeout", "3", env=env, cwd=migrations)
+        current = run_cli("migrate", "current", env=env, cwd=migrations)
+        assert doctor.code == current.code == ExitCode.UNREACHABLE
+        connect, error = doctor.stdout.splitlines()[-1], current.stderr.splitlines()[-1]
+        assert connect.startswith("fail  connect        cannot connect")
+        assert connect.endswith("allow a slow or starting server longer with --timeout")
+        assert error.endswith("allow a slow or starting server longer with DB_CONNECT_TIMEOUT")
+        for output in (doctor.output, current.output):
+            assert "retry_for" not in output
+            assert "Background on this error" not in output
+
+    @pytest.mark.asyncio(loop_scope="session")
+    async def test_a_lock_timeout_names_the_option(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """A migration lock held elsewhere: the error says to allow longer with --lock-timeout."""
+        async with connected(database) as holder:
+            await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            result = await asyncio.to_thread(
+                run_cli,
+                "migrate",
+                "upgrade",
+                "--lock-timeout",
+                "0.3",
+                env=_env(database),
+                cwd=migrations,
+            )
+        assert result.code == ExitCode.INVALID
+        error = result.stderr.splitlines()[-1]
+        assert error.startswith("agentifui-config: error: --lock-timeout: the migration lock (held")
+        assert "allow longer with --lock-timeout SECONDS" in error
+        assert "lock_timeout=" not in result.output

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Final
 
 import pytest
-from cli_support import clean_environ
+from cli_support import hide_settings_variables
 
 from agentifui_config import ConfigurationError, DatabaseConfig, load_settings
 from agentifui_config.cli import main
@@ -36,10 +35,7 @@ from agentifui_config.sources import Origin, value_origins
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """This process's environment without any variable the settings read."""
-    kept = clean_environ()
-    for name in list(os.environ):
-        if name not in kept:
-            monkeypatch.delenv(name)
+    hide_settings_variables(monkeypatch)
 
 
 class TestValueOrigins:
@@ -122,10 +118,13 @@ class TestEnvFile:
             ("plain-value_1.2:3/4@*+%=", "N=plain-value_1.2:3/4@*+%="),
             ("two words", "N='two words'"),
             ('it\'s "x" \\', 'N="it\'s \\"x\\" \\\\"'),
+            ("x\\", 'N="x\\\\"'),
+            ("a\nb", 'N="a\\nb"'),
+            ("${HOME}", "N='${:-${}HOME}'"),
         ],
     )
     def test_env_line_quotes_only_when_needed(self, text: str, line: str) -> None:
-        """Bare when safe, single quotes otherwise, double quotes around a single quote."""
+        """Bare when safe, single quotes otherwise, double quotes with escapes when needed."""
         assert env_line("N", text) == line
 
     def test_env_file_path_refuses_what_cannot_be_read(self, tmp_path: Path) -> None:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from settings_support import VALID
 
+from agentifui_config import load_settings
 from agentifui_config.cors import HTTP_METHODS, parse_methods, parse_origins
 from agentifui_config.errors import ConfigurationError
+
+# What a browser's Origin header holds: '*' here, or a scheme, a host with no
+# space in it and a port; nothing after.
+_ORIGIN_HEADER = re.compile(r"\*|https?://(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 # Origin-shaped text: a scheme, then characters that mean something in a URL made likely.
 # Plain random text almost never gets past the scheme check.
@@ -49,6 +56,17 @@ class TestParseOrigins:
             "app.example.com",
             "http://[::1",
             "https://app.example.com:99999",
+            "https://app.example.com #",
+            "HTTPS:// #",
+            "HTTP://0 #",
+            "https://app .example.com",
+            "https://app.example\t.com",
+            "https://app.example.com#",
+            "https://app.example.com?",
+            "https://app<b>.example.com",
+            "https://%61pp.example.com",
+            "https://bücher.example",
+            "http://[fe80::zz]",
         ],
     )
     def test_refuses_what_is_not_an_origin(self, bad: str) -> None:
@@ -64,6 +82,16 @@ class TestParseOrigins:
         ):
             parse_origins(wildcard)
 
+    @pytest.mark.parametrize("given", ["https://app.example.com #", "HTTPS:// #"])
+    def test_production_refuses_an_origin_with_a_space_or_no_host(
+        self, monkeypatch: pytest.MonkeyPatch, given: str
+    ) -> None:
+        """A trailing comment or a missing host fails at start, not on every browser request."""
+        for name, value in {**VALID, "ENVIRONMENT": "production", "CORS_ORIGINS": given}.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigurationError, match=r"CORS_ORIGINS: .* is not an origin"):
+            load_settings()
+
     def test_reads_lists_both_ways(self) -> None:
         """Comma-separated values and JSON arrays give the same origins."""
         csv = parse_origins("https://a.example.com, http://localhost:3000")
@@ -71,13 +99,15 @@ class TestParseOrigins:
 
     @given(st.text(max_size=40) | _ORIGIN_LIKE)
     @settings(max_examples=300)
+    @example("HTTP://0 #")
+    @example("HTTPS:// #")
     def test_any_text_gives_origins_or_a_configuration_error(self, text: str) -> None:
         """Arbitrary text never raises anything but ConfigurationError; origins come normalised."""
         try:
             origins = parse_origins(text)
         except ConfigurationError:
             return
-        assert all(o == "*" or o.startswith(("http://", "https://")) for o in origins)
+        assert all(_ORIGIN_HEADER.fullmatch(o) for o in origins), origins
         assert [parse_origins(o) for o in origins] == [[o] for o in origins]
 
     def test_origin_like_text_reaches_the_parser(self) -> None:

@@ -222,6 +222,15 @@ class TestFormat:
         assert started["timestamp"].endswith("Z")
         assert (slow["level"], slow["logger"], slow["event"]) == ("warning", "app.std", "slow")
 
+    @pytest.mark.parametrize("environment", ["development", "production"])
+    def test_sqlalchemys_background_link_is_left_out(self, environment: str) -> None:
+        """An error's text keeps its message, not SQLAlchemy's link on a line of its own."""
+        stream = _configure(environment)
+        reason = "DBAPIError: database does not exist\n(Background on this error at: https://sqlalche.me/e/20/dbapi)"
+        structlog.get_logger("app").warning("health check failed", reason=reason)
+        assert "database does not exist" in stream.getvalue()
+        assert "Background on this error" not in stream.getvalue()
+
     def test_console_in_development(self) -> None:
         """Development writes readable console lines, not JSON."""
         stream = _configure("development")

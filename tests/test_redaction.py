@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from agentifui_config import DatabaseConfig, EnvironmentSettings, load_settings
-from agentifui_config.redaction import SECRET_KEY_PARTS, RedactSecrets
+from agentifui_config.redaction import SECRET_KEY_PARTS, RedactSecrets, without_background
 from agentifui_config.secrecy import mask
 
 # Settings come from arguments only: none of our variables (nor look-alikes) is set.
@@ -331,3 +331,28 @@ def _settings(**database: Any) -> Any:
         return load_settings(secret_key=SECRET_KEY, database=config)
     with pytest.warns(DeprecationWarning, match="DATABASE_URL is deprecated"):
         return load_settings(secret_key=SECRET_KEY, database=config, database_url=url)
+
+
+_BACKGROUND_LINK = "(Background on this error at: https://sqlalche.me/e/20/e3q8)"
+
+
+class TestWithoutBackground:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (f"refused\n{_BACKGROUND_LINK} - check DB_HOST", "refused - check DB_HOST"),
+            (f'{{"event": "refused\\n{_BACKGROUND_LINK}"}}', '{"event": "refused"}'),
+            (f"a\n{_BACKGROUND_LINK}\nb {_BACKGROUND_LINK}", "a\nb"),
+            ("Background on this error is elsewhere", "Background on this error is elsewhere"),
+        ],
+    )
+    def test_removes_sqlalchemys_link_and_its_line_break(self, text: str, expected: str) -> None:
+        """The link goes with the line break before it, raw or escaped; other text stays."""
+        assert without_background(text) == expected
+
+    @given(st.text())
+    def test_text_without_the_link_is_unchanged(self, text: str) -> None:
+        """Only the link is ever removed."""
+        assert without_background(text.replace("(Background", "")) == text.replace(
+            "(Background", ""
+        )

@@ -6,7 +6,9 @@ it is: scrubbing it again would mangle it wherever a short secret happens to be
 an ordinary word (a password ``postgres`` inside ``postgresql+asyncpg``). Only
 text the library did not make, an unexpected error and its traceback, passes
 through :func:`agentifui_config.secrecy.scrub` with every secret the command has
-seen. Colour is used only on a terminal, and never when ``NO_COLOR`` is set.
+seen. SQLAlchemy's ``(Background on this error at: ...)`` link is left out of
+every message (not of results, nor of a ``--debug`` traceback). Colour is
+used only on a terminal, and never when ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, TextIO
 
 from agentifui_config.errors import Finding, Severity
+from agentifui_config.redaction import without_background
 from agentifui_config.secrecy import scrub
 
 if TYPE_CHECKING:
@@ -90,16 +93,16 @@ class Console:
 
     def error(self, message: str) -> None:
         """Write ``agentifui-config: error: <message>`` to stderr."""
-        self._write(self.stderr, f"{PROG}: {self._paint('error', 'error', err=True)}: {message}")
+        self._say(self.stderr, f"{PROG}: {self._paint('error', 'error', err=True)}: {message}")
 
     def warning(self, message: str) -> None:
         """Write ``agentifui-config: warning: <message>`` to stderr."""
         label = self._paint("warning", "warning", err=True)
-        self._write(self.stderr, f"{PROG}: {label}: {message}")
+        self._say(self.stderr, f"{PROG}: {label}: {message}")
 
     def note(self, message: str) -> None:
         """Write a hint to stderr, where it does not mix with results piped on."""
-        self._write(self.stderr, message)
+        self._say(self.stderr, message)
 
     def warnings(self, findings: Iterable[Finding]) -> None:
         """Write each finding as a warning line on stderr."""
@@ -116,18 +119,20 @@ class Console:
             *notes: Further lines, indented under the detail.
         """
         label = self._paint(state.ljust(_STATE_WIDTH), state)
-        self.out(f"{label}  {name.ljust(_STEP_WIDTH)}{detail}")
+        self._say(self.stdout, f"{label}  {name.ljust(_STEP_WIDTH)}{detail}")
         for note in notes:
-            self.out(f"{_INDENT}{note}")
+            self._say(self.stdout, f"{_INDENT}{note}")
 
     def finding(self, finding: Finding) -> None:
         """Write a finding on stdout as ``error    VARIABLE: message [rule]``, its remedy below."""
         severity = finding.severity.value
         rule = f" [{finding.rule}]" if finding.rule else ""
         label = self._paint(severity.ljust(len(Severity.WARNING.value)), severity)
-        self.out(f"{label}  {finding.variable}: {finding.message}{rule}")
+        self._say(self.stdout, f"{label}  {finding.variable}: {finding.message}{rule}")
         if finding.remedy:
-            self.out(f"{' ' * (len(Severity.WARNING.value) + 2)}fix: {finding.remedy}")
+            self._say(
+                self.stdout, f"{' ' * (len(Severity.WARNING.value) + 2)}fix: {finding.remedy}"
+            )
 
     def paint(self, text: str, style: str) -> str:
         """*text* in *style* (``ok``, ``fail``, ``bold``, ...) when stdout is coloured."""
@@ -151,6 +156,10 @@ class Console:
         code = _STYLES.get(style)
         coloured = self._colour_err if err else self._colour_out
         return f"\x1b[{code}m{text}\x1b[0m" if code and coloured else text
+
+    def _say(self, stream: TextIO, message: str) -> None:
+        """Write a message, without SQLAlchemy's link that would break it over two lines."""
+        self._write(stream, without_background(message))
 
     def _write(self, stream: TextIO, text: str) -> None:
         stream.write(text + "\n")

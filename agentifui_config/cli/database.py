@@ -6,28 +6,37 @@ Loaded only when one of them runs: it imports structlog, the async engine and Al
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import shlex
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from agentifui_config.cli.commands import DEFAULT_ALEMBIC_CONFIG, CommandError, exit_code_for
+from agentifui_config.cli.console import PROG
 from agentifui_config.connection import ConnectionManager
 from agentifui_config.errors import ConfigurationError, Finding
-from agentifui_config.failures import DatabaseError
+from agentifui_config.failures import DatabaseError, DatabaseUnavailableError
 from agentifui_config.health import MigrationState, MigrationStatus
 from agentifui_config.logging import configure_logging, reset_logging
 from agentifui_config.migrations import MigrationError, load_alembic_config
 
 if TYPE_CHECKING:
+    import argparse
+
     from alembic.config import Config
 
     from agentifui_config.cli.console import Console
     from agentifui_config.database import DatabaseConfig
     from agentifui_config.settings import EnvironmentSettings
 
-__all__ = ["alembic_config", "connected", "describe_migrations", "logging_for"]
+__all__ = ["alembic_config", "connected", "describe_migrations", "given_options", "logging_for"]
 
 _OPTION: Final = "--alembic-config"
+# The library's remedy names connect()'s retry_for=, which no command has.
+_CONNECT_REMEDY: Final = (
+    "check that the server runs and that DB_HOST, DB_PORT, DB_USERNAME, DB_PASSWORD and "
+    "DB_DATABASE are right; allow a slow or starting server longer with {slow}"
+)
 
 
 @contextlib.contextmanager
@@ -58,7 +67,7 @@ def logging_for(
 
 @contextlib.asynccontextmanager
 async def connected(
-    config: DatabaseConfig, *, grace: float = 10.0
+    config: DatabaseConfig, *, grace: float = 10.0, slow: str = "DB_CONNECT_TIMEOUT"
 ) -> AsyncIterator[ConnectionManager]:
     """A manager that reached *config*'s database in one attempt, disposed on exit.
 
@@ -67,6 +76,8 @@ async def connected(
     Args:
         config: The database.
         grace: Seconds :meth:`ConnectionManager.dispose` waits for connections on exit.
+        slow: What the remedy tells the operator to raise for a slow server: the
+            command's ``--timeout`` option, or ``DB_CONNECT_TIMEOUT``.
 
     Raises:
         CommandError: The database did not answer or refused the login (exit
@@ -77,7 +88,10 @@ async def connected(
     try:
         await manager.initialize(config)
     except DatabaseError as exc:
-        raise CommandError(str(exc), exit_code_for(exc)) from None
+        if not isinstance(exc, DatabaseUnavailableError):
+            raise CommandError(str(exc), exit_code_for(exc)) from None
+        text = f"{exc.message} - {_CONNECT_REMEDY.format(slow=slow)}"
+        raise CommandError(text, exit_code_for(exc)) from None
     try:
         yield manager
     finally:
@@ -103,8 +117,24 @@ def alembic_config(given: str | None, *, required: bool = True) -> Config | None
         raise ConfigurationError([Finding(_OPTION, exc.message, exc.remedy)]) from None
 
 
-def describe_migrations(status: MigrationStatus) -> tuple[str, str]:
-    """A migration status as a step state (``ok``, ``fail``, ``skip``) and one line of detail."""
+def given_options(args: argparse.Namespace) -> list[str]:
+    """The ``--env-file`` and ``--alembic-config`` options of *args*, to repeat in a hint.
+
+    A command the output tells the operator to run must read the same settings
+    and scripts as the command that said so.
+    """
+    given = (("--env-file", args.env_file), (_OPTION, args.alembic_config))
+    return [word for option, value in given if value is not None for word in (option, value)]
+
+
+def describe_migrations(status: MigrationStatus, options: Sequence[str] = ()) -> tuple[str, str]:
+    """A migration status as a step state (``ok``, ``fail``, ``skip``) and one line of detail.
+
+    Args:
+        status: The migration status.
+        options: The options the suggested ``migrate upgrade`` command is given,
+            from :func:`given_options`; quoted for a POSIX shell.
+    """
     current = ", ".join(status.current_revisions) or "base (no revision)"
     if status.state is MigrationState.UP_TO_DATE:
         return "ok", f"up to date at {current}"
@@ -112,7 +142,7 @@ def describe_migrations(status: MigrationStatus) -> tuple[str, str]:
         pending = ", ".join(status.pending_revisions)
         return "fail", (
             f"{len(status.pending_revisions)} pending ({pending}), the database is at {current}; "
-            "apply them with: agentifui-config migrate upgrade"
+            f"apply them with: {shlex.join([PROG, 'migrate', 'upgrade', *options])}"
         )
     if status.state is MigrationState.UNKNOWN_REVISION:
         return "fail", (

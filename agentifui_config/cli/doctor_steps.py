@@ -17,6 +17,7 @@ from agentifui_config.cli.database import (
     alembic_config,
     connected,
     describe_migrations,
+    given_options,
     logging_for,
 )
 from agentifui_config.cli.loading import load
@@ -50,7 +51,7 @@ async def _doctor(args: argparse.Namespace, console: Console) -> int:
     detail += f" ({counted(found)})" if found else ""
     console.step("warn" if found else "ok", "configuration", detail, *map(str, found))
     with logging_for(console, settings, quiet=True):
-        return await _database(console, settings, alembic, args.timeout)
+        return await _database(console, settings, alembic, args.timeout, given_options(args))
 
 
 async def _database(
@@ -58,17 +59,19 @@ async def _database(
     settings: EnvironmentSettings,
     alembic: Config | None,
     timeout: float,  # noqa: ASYNC109 - a budget per step, passed on to each
+    options: list[str],
 ) -> int:
     config = settings.database.model_copy(update={"connect_timeout": timeout})
     async with contextlib.AsyncExitStack() as stack:
         try:
-            manager = await stack.enter_async_context(connected(config, grace=timeout))
+            connecting = connected(config, grace=timeout, slow="--timeout")
+            manager = await stack.enter_async_context(connecting)
         except CommandError as exc:
             console.step("fail", "connect", str(exc))
             return exc.code
         console.step("ok", "connect", config.masked_url)
         code = await _health(console, manager, timeout)
-        return code or await _migrations(console, manager, alembic, timeout)
+        return code or await _migrations(console, manager, alembic, timeout, options)
 
 
 async def _health(console: Console, manager: ConnectionManager, timeout: float) -> int:  # noqa: ASYNC109
@@ -88,6 +91,7 @@ async def _migrations(
     manager: ConnectionManager,
     alembic: Config | None,
     timeout: float,  # noqa: ASYNC109 - the step's budget
+    options: list[str],
 ) -> int:
     if alembic is None:
         console.step("skip", "migrations", "no ./alembic.ini; give --alembic-config to check them")
@@ -98,7 +102,7 @@ async def _migrations(
     except TimeoutError:
         console.step("fail", "migrations", f"the status was not read within {timeout:g} s")
         return ExitCode.NOT_MIGRATED
-    state, detail = describe_migrations(status)
+    state, detail = describe_migrations(status, options)
     console.step(state, "migrations", detail)
     # The verdict the health endpoints give too: whatever makes readiness 503 fails here.
     return ExitCode.OK if status.health.is_available else ExitCode.NOT_MIGRATED

@@ -11,6 +11,16 @@ __all__ = ["env_line", "env_text"]
 
 # Values made of these characters need no quotes in a .env file, nor in a shell assignment.
 _BARE: Final = re.compile(r"[\w.,:/@*+%=-]*")
+# python-dotenv reads single-quoted text as it is, but for \\ and \'; in double
+# quotes it decodes \\ \" \n \r (among others). A raw line break would survive
+# only until the file is read with universal newlines, so it travels as an escape.
+_ESCAPED: Final = re.compile(r"['\\\n\r]")
+_ESCAPES: Final = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+# python-dotenv expands ${NAME} and ${NAME:-default} in every value, quoted or
+# not, and has no escape for "$". ${:-${} expands to "${" itself: no variable
+# has an empty name, so its default is used.
+_EXPANSION: Final = "${"
+_LITERAL_EXPANSION: Final = "${:-${}"
 
 
 def env_text(value: object) -> str:
@@ -34,14 +44,16 @@ def env_text(value: object) -> str:
 
 
 def env_line(name: str, text: str) -> str:
-    """``NAME=text``, the text quoted when a ``.env`` parser would otherwise change it.
+    """``NAME=text``, quoted so that python-dotenv, which reads ``.env`` files, gives *text* back.
 
-    Single quotes keep the text as it is (no escapes, no ``${...}``
-    expansion); text holding a single quote is double-quoted with escapes.
+    Bare when nothing in it means anything to a ``.env`` parser; single-quoted
+    when it holds no single quote, backslash or line break; otherwise double-quoted with
+    backslash, double quote, newline and carriage return escaped. Either way
+    ``${`` is kept from expanding.
     """
     if _BARE.fullmatch(text):
         return f"{name}={text}"
-    if "'" not in text:
+    text = text.replace(_EXPANSION, _LITERAL_EXPANSION)
+    if not _ESCAPED.search(text):
         return f"{name}='{text}'"
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{name}="{escaped}"'
+    return f'{name}="{text.translate(_ESCAPES)}"'

@@ -17,12 +17,14 @@ from agentifui_config.cli.database import (
     alembic_config,
     connected,
     describe_migrations,
+    given_options,
     logging_for,
 )
 from agentifui_config.cli.loading import load
 from agentifui_config.errors import ConfigurationError, Finding
 from agentifui_config.migrations import (
     MigrationError,
+    MigrationLockTimeoutError,
     MigrationTarget,
     current,
     downgrade,
@@ -104,7 +106,7 @@ async def _status(
     args: argparse.Namespace, console: Console, target: MigrationTarget, config: Config
 ) -> int:
     status = await get_migration_status(target, config)
-    state, detail = describe_migrations(status)
+    state, detail = describe_migrations(status, given_options(args))
     console.out(f"{console.paint(state, state)}: {detail}")
     console.out(f"current: {', '.join(status.current_revisions) or '(none)'}")
     console.out(f"heads:   {', '.join(status.head_revisions) or '(none)'}")
@@ -133,7 +135,10 @@ def _writer(command: Callable[..., Awaitable[str | None]], *, purge: bool = Fals
             return ExitCode.OK
         if args.lock_timeout is not None:
             options["lock_timeout"] = args.lock_timeout
-        await command(target, config, args.revision, **options)
+        try:
+            await command(target, config, args.revision, **options)
+        except MigrationLockTimeoutError as exc:
+            raise ConfigurationError([_lock_in_cli_words(exc)]) from None
         revisions = ", ".join(await current(target, config)) or "base (no revision)"
         console.out(f"{console.paint('ok', 'ok')}: now at {revisions}")
         return ExitCode.OK
@@ -154,6 +159,15 @@ def init_command(args: argparse.Namespace, console: Console) -> int:
         f"agentifui-config migrate upgrade --alembic-config {ini}"
     )
     return ExitCode.OK
+
+
+def _lock_in_cli_words(error: MigrationLockTimeoutError) -> Finding:
+    """A lock timeout as a finding whose remedy names ``--lock-timeout``, not ``lock_timeout=``."""
+    remedy = (
+        "wait for that migration to finish, or allow longer with --lock-timeout SECONDS; "
+        "pg_terminate_backend(pid) on a stuck holder releases the lock"
+    )
+    return Finding("--lock-timeout", error.message, remedy)
 
 
 def _in_cli_words(error: MigrationError) -> Finding:

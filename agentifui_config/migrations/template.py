@@ -107,7 +107,7 @@ def _named(value: str, variable: str, example: str) -> re.Match[str]:
     if match is None:
         raise MigrationError(
             f"{variable} {value!r} is not of the form module:attribute",
-            variable=variable,
+            argument=variable,
             remedy=f"give it as {example}",
         )
     return match
