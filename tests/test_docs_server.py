@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
+from cli_support import database_environ
 from fastapi import FastAPI
 
 from agentifui_config import ConnectionManager
@@ -101,14 +102,9 @@ def workdir(
     fresh_database: DatabaseConfig, clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Path]:
     """A working directory with ``myapp.models``, its ``DB_*`` variables on an empty database."""
-    for name, value in {
-        "DB_HOST": fresh_database.host,
-        "DB_PORT": str(fresh_database.port),
-        "DB_USERNAME": fresh_database.username,
-        "DB_PASSWORD": fresh_database.password.get_secret_value(),
-        "DB_DATABASE": fresh_database.database,
-    }.items():
-        clean_env.setenv(name, value)
+    for name, value in database_environ(fresh_database).items():
+        if name.startswith("DB_"):
+            clean_env.setenv(name, value)
     (tmp_path / "myapp").mkdir()
     (tmp_path / "myapp" / "__init__.py").write_text("", encoding="utf-8")
     (tmp_path / "myapp" / "models.py").write_text(_MODELS, encoding="utf-8")
