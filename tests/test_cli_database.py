@@ -130,6 +130,43 @@ class TestMigrate:
         assert "CREATE TABLE cli_items" in up.stdout
         assert "DROP TABLE cli_items" in down.stdout
 
+    def test_a_directory_reads_its_alembic_ini(self, tmp_path: Path) -> None:
+        """--alembic-config DIRECTORY uses the alembic.ini in it, prepend_sys_path included."""
+        app, cwd = tmp_path / "app", tmp_path / "elsewhere"
+        cwd.mkdir()
+        assert run_cli("migrate", "init", str(app / "migrations"), cwd=cwd).code == ExitCode.OK
+        # env.py imports the app's models, found only through prepend_sys_path.
+        (app / "cli_dir_models.py").write_text(
+            "import sqlalchemy\nmetadata = sqlalchemy.MetaData()\n"
+        )
+        (app / "migrations" / "env.py").write_text(
+            "from agentifui_config.migrations import run_migrations\n"
+            "from cli_dir_models import metadata\n"
+            "run_migrations(metadata)\n"
+        )
+        ini = app / "migrations" / "alembic.ini"
+        ini.write_text(
+            ini.read_text().replace("prepend_sys_path = .", "prepend_sys_path = %(here)s/..")
+        )
+        write_revision(app / "migrations")
+        env = clean_environ(SECRET_KEY=SECRET_KEY, **_UNREACHABLE)
+        results = [
+            run_cli(
+                "migrate",
+                "upgrade",
+                "--sql",
+                "base:head",
+                "--alembic-config",
+                given,
+                env=env,
+                cwd=cwd,
+            )
+            for given in (str(ini), str(app / "migrations"), "../app/migrations")
+        ]
+        assert [r.code for r in results] == [ExitCode.OK] * 3, results[1].stderr
+        assert results[0].stdout == results[1].stdout == results[2].stdout
+        assert "CREATE TABLE cli_items" in results[1].stdout
+
     def test_refusals_exit_1(
         self, database: DatabaseConfig, migrations: Path, tmp_path: Path
     ) -> None:

@@ -13,7 +13,8 @@ _TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 # Pages whose examples need nothing but the package and run as they are.
-_RUNNABLE = ("configuration.md", "health.md", "models.md")
+# The pages whose examples need a server run in test_docs_server.py.
+_RUNNABLE = ("cli.md", "configuration.md", "health.md", "models.md")
 
 
 def _blocks(page: Path) -> list[str]:
@@ -30,7 +31,7 @@ def test_every_block_compiles(page: Path) -> None:
 
 @pytest.mark.parametrize("name", _RUNNABLE)
 def test_self_contained_examples_run(name: str, clean_env: pytest.MonkeyPatch) -> None:
-    """The examples of the configuration, health and models pages run as written."""
+    """The examples of the CLI, configuration, health and models pages run as written."""
     blocks = _blocks(_DOCS / name)
     assert blocks, f"{name} has no Python example"
     for number, block in enumerate(blocks):

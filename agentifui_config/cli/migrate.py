@@ -26,7 +26,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alembic-config",
         metavar="PATH",
-        help=f"alembic.ini, or the migration directory holding env.py "
+        help=f"alembic.ini, or the migration directory holding it or env.py "
         f"(default ./{DEFAULT_ALEMBIC_CONFIG})",
     )
 

@@ -4,7 +4,10 @@ An ``env.py`` holding ``run_migrations(target_metadata)`` works three ways:
 
 - handed a connection in ``config.attributes["connection"]`` (what ``upgrade()``
   and the other helpers do), it migrates on that connection and leaves the
-  event loop, the lock and the commit to the caller;
+  event loop, the lock and the commit to the caller; handed an engine there
+  (what pytest-alembic does), it migrates on a connection of that engine and
+  commits; an async engine or connection works where ``env.py`` can wait for
+  it (see :func:`run_migrations`);
 - in offline mode (``alembic upgrade --sql``), it renders SQL for the URL of
   the library's settings (or the one the helper handed in) with literal values;
 - run by the plain ``alembic`` command, it builds an async engine from the
@@ -18,7 +21,8 @@ import asyncio
 import logging.config
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentifui_config.migrations.lock import DEFAULT_LOCK_TIMEOUT, migration_lock
 from agentifui_config.migrations.scripts import MigrationError
@@ -28,7 +32,7 @@ from agentifui_config.settings import EnvironmentSettings, load_settings
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import MetaData
-    from sqlalchemy.engine import URL, Connection
+    from sqlalchemy.engine import URL
 
     from agentifui_config.database import DatabaseConfig
 
@@ -63,8 +67,19 @@ def run_migrations(
             (``version_table=``, ``include_schemas=``, ...); ``compare_type``
             is on unless given.
 
+    ``config.attributes["connection"]`` may hold a ``Connection`` (used as it
+    is: the caller commits), an ``Engine`` (a connection of it migrates and
+    commits), or their async twins. An ``AsyncEngine`` is used from a loop of
+    ``asyncio.run()``'s when no event loop is running, and its pool emptied
+    afterwards, since those connections belong to that loop; inside
+    ``AsyncConnection.run_sync()``, an async engine or connection is used
+    through its synchronous side.
+
     Raises:
-        MigrationError: The connection handed in is an ``AsyncConnection``;
+        MigrationError: The object handed in cannot be used here: an async
+            one while an event loop runs outside ``run_sync()``, an
+            ``AsyncConnection`` with no loop running (it belongs to another
+            one), or something that is neither an engine nor a connection;
             no connection is handed in and an event loop is running already;
             or the database is reached through PgBouncer in transaction mode.
         ConfigurationError: No database is given and the settings are invalid.
@@ -80,27 +95,78 @@ def run_migrations(
         )
         _run_offline(url, options)
         return
-    connection = config.attributes.get("connection")
-    if connection is None:
+    handed = config.attributes.get("connection")
+    if handed is None:
         _refuse_running_loop()
         _configure_logging(config)
         asyncio.run(_run_online(_database(database, settings_class), lock_timeout, options))
         return
-    if isinstance(connection, AsyncConnection):
-        raise MigrationError(
-            "config.attributes['connection'] holds an AsyncConnection; env.py runs synchronously",
-            argument="connection",
-            remedy="hand in the synchronous connection from within "
-            "await connection.run_sync(...), or use agentifui_config.migrations.upgrade()",
+    _migrate_on(handed, options)
+
+
+def _migrate_on(handed: object, options: dict[str, Any]) -> None:
+    """Migrate on what ``config.attributes["connection"]`` holds: a connection or an engine."""
+    if isinstance(handed, AsyncConnection | AsyncEngine) and _in_greenlet():
+        # Inside run_sync(): the synchronous side awaits through the caller's loop.
+        handed = (
+            handed.sync_connection if isinstance(handed, AsyncConnection) else handed.sync_engine
         )
-    _migrate(connection, options)
+    if isinstance(handed, Connection):
+        _migrate(handed, options)
+    elif isinstance(handed, Engine):
+        with handed.begin() as connection:
+            _migrate(connection, options)
+    elif isinstance(handed, AsyncEngine):
+        _refuse_running_loop(handed)
+        asyncio.run(_migrate_on_engine(handed, options))
+    else:
+        kind = type(handed).__name__
+        article = "an" if kind[:1] in tuple("AEIOU") else "a"
+        remedy = (
+            "hand in the synchronous connection from within await connection.run_sync(...), "
+            "or the AsyncEngine it came from"
+            if isinstance(handed, AsyncConnection)
+            else "hand in a SQLAlchemy Engine, Connection, AsyncEngine or AsyncConnection"
+        )
+        raise MigrationError(
+            f"config.attributes['connection'] holds {article} {kind}, "
+            "which env.py cannot migrate on from here",
+            argument="connection",
+            remedy=remedy,
+        )
 
 
-def _refuse_running_loop() -> None:
+def _in_greenlet() -> bool:
+    """Whether this code runs inside SQLAlchemy's ``run_sync()``/``greenlet_spawn()``."""
+    try:
+        from sqlalchemy.util.concurrency import in_greenlet  # noqa: PLC0415 - not public API
+    except ImportError:  # pragma: no cover - SQLAlchemy releases without it
+        return False
+    return in_greenlet()
+
+
+async def _migrate_on_engine(engine: AsyncEngine, options: dict[str, Any]) -> None:
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, options)
+    finally:
+        # The pool's connections belong to this loop, which asyncio.run() closes next.
+        await engine.dispose()
+
+
+def _refuse_running_loop(handed: AsyncEngine | None = None) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return  # no loop: asyncio.run() may start one
+    if handed is not None:
+        raise MigrationError(
+            "config.attributes['connection'] holds an AsyncEngine, and env.py runs inside a "
+            "running event loop, where it cannot wait for it",
+            argument="connection",
+            remedy="run the Alembic command in await connection.run_sync(...), "
+            "or await agentifui_config.migrations.upgrade(...) instead",
+        )
     raise MigrationError(
         "alembic.command was called inside a running event loop without a connection, "
         "so env.py cannot start a loop of its own to migrate",

@@ -2,10 +2,11 @@
 
 A migration helper accepts its Alembic configuration three ways: the path of an
 ``alembic.ini`` (or of a ``pyproject.toml`` holding ``[tool.alembic]``), the
-path of the migration directory itself (the one holding ``env.py``), or an
-``alembic.config.Config``. The database URL is never written into that
-configuration: the helpers hand Alembic a connection instead, so a password
-holding ``%`` never meets the ini file's interpolation.
+path of the migration directory itself (the one holding ``env.py``, whose own
+``alembic.ini`` is read when it has one), or an ``alembic.config.Config``.
+The database URL is never written into that configuration: the helpers hand
+Alembic a connection instead, so a password holding ``%`` never meets the ini
+file's interpolation.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ AlembicConfigSource: TypeAlias = str | os.PathLike[str] | Config
 """An ``alembic.ini`` path, a migration directory holding ``env.py``, or an Alembic ``Config``."""
 
 _ARGUMENT: Final = "alembic_config"
+_INI: Final = "alembic.ini"
 
 # Script directories already read, by where their scripts are; see script_directory().
 _SCRIPTS: dict[tuple[str | None, ...], ScriptDirectory] = {}
@@ -75,12 +77,13 @@ def load_alembic_config(source: AlembicConfigSource) -> Config:
     """Return the Alembic configuration *source* stands for.
 
     Args:
-        source: An ``alembic.ini`` (or ``pyproject.toml``) path, a migration
-            directory holding ``env.py``, or a ``Config``, returned as it is.
+        source: An ``alembic.ini`` (or ``pyproject.toml``) path, a directory
+            holding an ``alembic.ini`` or ``env.py``, or a ``Config``, returned as it is.
 
     Returns:
-        The configuration; for a directory, an in-memory one whose
-        ``script_location`` is that directory.
+        The configuration; for a directory, the ``alembic.ini`` in it, read as
+        if given by its path (``prepend_sys_path`` and all), or else an
+        in-memory one whose ``script_location`` is that directory.
 
     Raises:
         MigrationError: The path is neither a file nor a migration directory.
@@ -88,6 +91,9 @@ def load_alembic_config(source: AlembicConfigSource) -> Config:
     if isinstance(source, Config):
         return source
     path = Path(source)
+    if path.is_dir() and (path / _INI).is_file():
+        # The directory's own alembic.ini: its prepend_sys_path lets env.py import the app.
+        return Config(path / _INI)
     if path.is_dir():
         if not (path / "env.py").is_file():
             raise MigrationError(

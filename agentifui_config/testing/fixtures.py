@@ -33,6 +33,12 @@ from agentifui_config.testing.options import (
     require_db,
     settings_class_from_ini,
 )
+from agentifui_config.testing.server_report import (
+    SERVER_USED,
+    SKIPPED_BECAUSE,
+    configured_url,
+    embedded_installable,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -63,9 +69,11 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     """The PostgreSQL server of the test run, stopped at its end when it was started here.
 
     The one named by ``AGENTIFUI_TEST_DATABASE_URL``, else a throwaway embedded
-    server (extra ``embedded``). With neither, every test that needs it is
-    skipped with the reason, or fails with ``--agentifui-require-db`` or
-    ``agentifui_require_db = true``; the server is sought once per run.
+    server (extra ``embedded``); the server is sought once per run. A URL that
+    does not answer, or an embedded server that fails to start, fails every
+    test that needs it. Only with neither the URL nor pgserver are those tests
+    skipped with the reason (the summary says so too), or failed with
+    ``--agentifui-require-db`` or ``agentifui_require_db = true``.
     """
     from agentifui_config.testing.postgres import (  # noqa: PLC0415 - loads asyncpg
         PostgresUnavailableError,
@@ -77,15 +85,28 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     except PostgresUnavailableError as exc:
         reason = str(exc)
     else:
+        request.config.stash[SERVER_USED] = _describe(server)
         with server:
             yield server
         return
     _unavailable(request.config, reason)  # outside the except: no chained traceback
 
 
+def _describe(server: PostgresServer) -> str:
+    """The server as the run's summary names it: its kind, version and URL, password masked."""
+    from agentifui_config.testing._loop import run_coroutine  # noqa: PLC0415
+    from agentifui_config.testing.postgres import _server_version  # noqa: PLC0415
+
+    version = run_coroutine(lambda: _server_version(server.admin))
+    kind = "embedded PostgreSQL" if server.embedded else "PostgreSQL"
+    return f"{kind} {version} at {server.admin.masked_url}"
+
+
 def _unavailable(config: pytest.Config, reason: str) -> NoReturn:
-    if require_db(config):
+    nothing_configured = configured_url() is None and not embedded_installable()
+    if require_db(config) or not nothing_configured:
         pytest.fail(f"no PostgreSQL for the tests: {reason}", pytrace=False)
+    config.stash[SKIPPED_BECAUSE] = reason
     pytest.skip(
         f"no PostgreSQL for the tests: {reason}; pass {REQUIRE_DB_FLAG} "
         f"(or set {REQUIRE_DB_INI} = true) to fail instead of skipping"

@@ -5,7 +5,9 @@ Installing agentifui-config registers it through the ``pytest11`` entry point
 fixtures are there without a ``conftest.py`` line:
 
 - ``postgres_server`` (session): the PostgreSQL server, ``AGENTIFUI_TEST_DATABASE_URL``
-  or embedded; without one, the tests that need it are skipped (or fail, if required);
+  or embedded, named in the run's header and summary; one that does not answer fails
+  the tests that need it; with neither the URL nor pgserver they are skipped (or
+  fail, if required);
 - ``database_config`` (session): the run's throwaway database on it, a ``DatabaseConfig``;
 - ``migrated_database`` (session): that database with the app's schema;
 - ``agentifui_alembic_config``, ``agentifui_metadata`` (session): the app's migrations
@@ -38,6 +40,7 @@ from agentifui_config.testing.fixtures import (
     postgres_server,
 )
 from agentifui_config.testing.options import add_options
+from agentifui_config.testing.server_report import header_line, summary_lines
 
 try:
     from agentifui_config.testing.async_fixtures import (
@@ -70,6 +73,8 @@ __all__ = [
     "postgres_server",
     "pytest_addoption",
     "pytest_collection_modifyitems",
+    "pytest_report_header",
+    "pytest_terminal_summary",
 ]
 
 ASYNC_FIXTURES: Final = ("connection_manager", "db_session", "app_client")
@@ -86,6 +91,19 @@ _SHOWN: Final = 5  # tests named in the loop-scope message
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register ``--agentifui-require-db`` and the ``agentifui_*`` ini keys."""
     add_options(parser)
+
+
+def pytest_report_header() -> str:
+    """Name the PostgreSQL server the run uses (URL without password, or the embedded one)."""
+    return header_line()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Say which server the tests ran on, or why the tests that need one were skipped."""
+    for line in summary_lines(config):
+        terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

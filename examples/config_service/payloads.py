@@ -1,7 +1,8 @@
 """The API's request and response bodies, validated by pydantic.
 
 What a client sends is checked here, before any SQL runs: a malformed body,
-name or id is answered 422 by FastAPI. Responses are built from the
+name or id is answered 422 by FastAPI, and so is a NUL character, which PostgreSQL cannot
+store, anywhere in a description, a document or a ``contains`` filter. Responses are built from the
 repository's records (``from_attributes``).
 """
 
@@ -10,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema  # noqa: TC002 - pydantic reads it at run time
 from ulid import ULID
 
 from examples.config_service.schema import NAME_MAX_LENGTH
@@ -27,6 +37,7 @@ __all__ = [
     "Document",
     "Name",
     "Problem",
+    "StorableText",
     "UlidStr",
 ]
 
@@ -60,8 +71,33 @@ Name = Annotated[
 ]
 """A name usable in a URL path: letters, digits, ``.``, ``_`` and ``-``, starting with neither."""
 
-Document = dict[str, JsonValue]
-"""A configuration document: any JSON object."""
+
+def _storable(text: str) -> str:
+    """Refuse text PostgreSQL cannot store in ``text`` or ``jsonb``: the NUL character."""
+    if "\x00" in text:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return text
+
+
+def _storable_json(value: JsonValue) -> JsonValue:
+    """Check every key and string of a JSON value as ``jsonb`` stores them."""
+    if isinstance(value, str):
+        _storable(value)
+    elif isinstance(value, list):
+        for item in value:
+            _storable_json(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable_json(item)
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+"""Text PostgreSQL can store: no NUL character (422 otherwise)."""
+
+Document = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
+"""A configuration document: any JSON object ``jsonb`` can store (422 otherwise)."""
 
 
 def _not_null(value: object) -> object:
@@ -77,7 +113,7 @@ class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    description: str | None = Field(default=None, max_length=2000)
+    description: StorableText | None = Field(default=None, max_length=2000)
 
 
 class ApplicationUpdate(BaseModel):
@@ -85,8 +121,9 @@ class ApplicationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    # Left out of the schema's types: null is refused (the name cannot be cleared).
+    name: Name | SkipJsonSchema[None] = None
+    description: StorableText | None = Field(default=None, max_length=2000)
 
     _name_not_null = field_validator("name")(_not_null)
 
@@ -117,8 +154,9 @@ class ConfigurationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    data: Document | None = None
+    # Left out of the schema's types: null is refused (neither can be cleared).
+    name: Name | SkipJsonSchema[None] = None
+    data: Document | SkipJsonSchema[None] = None
 
     _not_null = field_validator("name", "data")(_not_null)
 

@@ -2,6 +2,8 @@
 
 They take the same shape as agentifui-config's own 503 answers for an
 unavailable database, so a client reads every error of the service one way.
+The OpenAPI document declares each of them as ``application/problem+json``;
+FastAPI declares its own 422 answers (``application/json``) itself.
 """
 
 from __future__ import annotations
@@ -18,13 +20,29 @@ from examples.config_service.repository import NameConflictError, NotFoundError
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
 
-__all__ = ["PROBLEM_RESPONSES", "add_problem_handlers", "problem"]
+__all__ = ["PROBLEM_RESPONSES", "UNAVAILABLE_RESPONSES", "add_problem_handlers", "problem"]
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response whose body is a :class:`Problem`, as ``application/problem+json``."""
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+    }
+
 
 PROBLEM_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
-    HTTPStatus.NOT_FOUND.value: {"model": Problem, "description": "No such record."},
-    HTTPStatus.CONFLICT.value: {"model": Problem, "description": "The name is taken."},
+    HTTPStatus.NOT_FOUND.value: _problem_response("No such record."),
+    HTTPStatus.CONFLICT.value: _problem_response("The name is taken."),
 }
 """The error answers of the API's routes, for the OpenAPI schema."""
+
+UNAVAILABLE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    HTTPStatus.SERVICE_UNAVAILABLE.value: _problem_response(
+        "The database is unavailable or slow; try again later."
+    ),
+}
+"""agentifui-config's answer to every route while the database is away, for the OpenAPI schema."""
 
 
 def problem(request: Request, status: HTTPStatus, detail: str) -> JSONResponse:

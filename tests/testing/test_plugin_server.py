@@ -49,24 +49,52 @@ def serverless(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> In
     return suite
 
 
+@pytest.fixture
+def nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, serverless: InnerSuite
+) -> InnerSuite:
+    """An inner project with no test URL set and no pgserver to import."""
+    monkeypatch.delenv(URL_VARIABLE)
+    monkeypatch.setitem(sys.modules, "pgserver", None)
+    return serverless
+
+
 class TestNoServer:
-    def test_tests_needing_it_are_skipped_with_the_reason(self, serverless: InnerSuite) -> None:
-        """Without a server the tests that need it are skipped, saying why and how to fail."""
+    def test_an_unreachable_url_fails_naming_host_port_and_remedy(
+        self, serverless: InnerSuite
+    ) -> None:
+        """A URL that does not answer fails the tests needing it, never skips them."""
         serverless.ini()
         result = serverless.run("-rs")
+        result.assert_outcomes(passed=1, errors=2)
+        result.stdout.fnmatch_lines(
+            [
+                f"no PostgreSQL for the tests: {URL_VARIABLE}: names *@127.0.0.1:1/postgres, "
+                "which cannot be reached*start that server or correct the URL*"
+            ]
+        )
+        assert "SKIPPED" not in result.stdout.str()
+        assert "hunter2" not in result.stdout.str()
+
+    def test_nothing_configured_skips_and_says_so(self, nothing: InnerSuite) -> None:
+        """With no URL and no pgserver the tests are skipped, and header and summary say why."""
+        nothing.ini()
+        result = nothing.run("-rs")
         result.assert_outcomes(passed=1, skipped=2)
         result.stdout.fnmatch_lines(
             [
-                f"SKIPPED * no PostgreSQL for the tests: {URL_VARIABLE}: names *cannot be reached*"
-                "--agentifui-require-db*"
+                f"agentifui-config: no PostgreSQL: {URL_VARIABLE} is not set and pgserver is "
+                "not installed*",
+                "agentifui-config: the tests that need PostgreSQL were skipped: "
+                f"{URL_VARIABLE}: is not set and pgserver cannot be imported*",
+                "*SKIPPED * no PostgreSQL for the tests: *--agentifui-require-db*",
             ]
         )
-        assert "hunter2" not in result.stdout.str()
 
-    def test_flag_turns_the_skip_into_a_failure(self, serverless: InnerSuite) -> None:
+    def test_flag_turns_the_skip_into_a_failure(self, nothing: InnerSuite) -> None:
         """--agentifui-require-db fails the tests that need the server, in one line each."""
-        serverless.ini()
-        result = serverless.run("--agentifui-require-db")
+        nothing.ini()
+        result = nothing.run("--agentifui-require-db")
         result.assert_outcomes(passed=1, errors=2)
         output = result.stdout.str()
         # Each error's whole report is the one line (the summary may repeat it).
@@ -78,10 +106,10 @@ class TestNoServer:
         assert "During handling" not in output
         assert "hunter2" not in output
 
-    def test_ini_key_turns_the_skip_into_a_failure(self, serverless: InnerSuite) -> None:
+    def test_ini_key_turns_the_skip_into_a_failure(self, nothing: InnerSuite) -> None:
         """agentifui_require_db = true in the configuration does what the flag does."""
-        serverless.ini("agentifui_require_db = true")
-        result = serverless.run()
+        nothing.ini("agentifui_require_db = true")
+        result = nothing.run()
         result.assert_outcomes(passed=1, errors=2)
 
     def test_server_is_sought_once(
@@ -97,8 +125,48 @@ class TestNoServer:
 
         monkeypatch.setattr(postgres, "start_server", counting)
         serverless.ini()
-        serverless.run().assert_outcomes(passed=1, skipped=2)
+        serverless.run().assert_outcomes(passed=1, errors=2)
         assert calls == [1]
+
+
+class TestServerNamed:
+    def test_header_names_the_url_without_its_password(self, serverless: InnerSuite) -> None:
+        """The header shows the test URL with its password masked, before any test runs."""
+        serverless.ini()
+        result = serverless.run("--collect-only")
+        result.stdout.fnmatch_lines(
+            [
+                "agentifui-config: PostgreSQL at postgresql+asyncpg://app:***@127.0.0.1:1/postgres"
+                f" ({URL_VARIABLE})"
+            ]
+        )
+        assert "hunter2" not in result.stdout.str()
+
+    def test_header_names_the_embedded_server(
+        self, serverless: InnerSuite, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without a URL, the header says the embedded server starts when first needed."""
+        monkeypatch.delenv(URL_VARIABLE)
+        serverless.ini()
+        result = serverless.run("--collect-only")
+        result.stdout.fnmatch_lines(
+            ["agentifui-config: embedded PostgreSQL (pgserver), started when a test first needs it"]
+        )
+
+    def test_summary_names_the_server_and_version(
+        self, inner: InnerSuite, postgres_server: PostgresServer
+    ) -> None:
+        """After the run, the summary names the server's major version and masked URL."""
+        inner.ini()
+        inner.files(test_one="def test_server(postgres_server):\n    assert postgres_server\n")
+        result = inner.run()
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "agentifui-config: the tests ran on PostgreSQL *"
+                f" at {postgres_server.admin.masked_url}"
+            ]
+        )
 
 
 class TestRunDatabase:
