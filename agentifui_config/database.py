@@ -108,6 +108,12 @@ class DatabaseConfig(BaseModel):
         3600, gt=0, description="Seconds after which a connection is renewed."
     )
     pool_pre_ping: bool = Field(True, description="Test each connection before handing it out.")
+    pool_pre_ping_bypass_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Skip the pre-ping for a connection returned to the pool less than this "
+        "many milliseconds ago; 0 pings every checkout.",
+    )
     echo_sql: bool = Field(False, description="Log every SQL statement (never in production).")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a new connection.")
     statement_timeout: float | None = Field(
