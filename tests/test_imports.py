@@ -50,18 +50,22 @@ class TestImportCost:
         assert loaded == []
 
     def test_import_loads_no_sqlalchemy_at_all(self) -> None:
-        """``import agentifui_config`` loads the settings layer and not one SQLAlchemy module."""
-        modules = _modules_after(
-            "import agentifui_config, json, sys; print(json.dumps(sorted(sys.modules)))"
+        """``import agentifui_config`` loads no SQLAlchemy module, nor do its settings names."""
+        probe = "import agentifui_config, json, sys; {use}print(json.dumps(sorted(sys.modules)))"
+        bare = _modules_after(probe.format(use=""))
+        settings = _modules_after(
+            probe.format(use="agentifui_config.DatabaseConfig, agentifui_config.load_settings; ")
         )
-        assert "agentifui_config.database" in modules
-        loaded = sorted(
-            name
-            for name in modules
-            for heavy in ("sqlalchemy", *_HEAVY)
-            if name == heavy or name.startswith(f"{heavy}.")
-        )
-        assert loaded == []
+        assert "pydantic_settings" not in bare
+        assert {"agentifui_config.database", "pydantic_settings"} <= settings
+        for modules in (bare, settings):
+            loaded = sorted(
+                name
+                for name in modules
+                for heavy in ("sqlalchemy", *_HEAVY)
+                if name == heavy or name.startswith(f"{heavy}.")
+            )
+            assert loaded == []
 
     def test_a_url_built_or_parsed_loads_sqlalchemy_core_only(self) -> None:
         """Building or parsing a URL loads SQLAlchemy's URL, still no engine, ORM or driver."""

@@ -15,15 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import pytest
 
-from agentifui_config.database import DB_PREFIX
 from agentifui_config.errors import ConfigurationError, suggest_variable
-from agentifui_config.settings import (
-    EnvironmentSettings,
-    get_settings,
-    load_settings,
-    variable_names,
-)
-from agentifui_config.sources import FILE_SUFFIX
 from agentifui_config.testing.options import (
     REQUIRE_DB_FLAG,
     REQUIRE_DB_INI,
@@ -37,6 +29,7 @@ if TYPE_CHECKING:
 
     from agentifui_config.database import DatabaseConfig
     from agentifui_config.migrations import AlembicConfigSource
+    from agentifui_config.settings import EnvironmentSettings
     from agentifui_config.testing.postgres import PostgresServer
 
 __all__ = [
@@ -52,7 +45,9 @@ __all__ = [
     "postgres_server",
 ]
 
-SettingsFactory: TypeAlias = Callable[..., EnvironmentSettings]
+# A string: the settings (pydantic-settings) are imported when a fixture first needs them,
+# so a run with the plugin installed and unused pays nothing for them.
+SettingsFactory: TypeAlias = "Callable[..., EnvironmentSettings]"
 """The type of :func:`make_settings`: keyword overrides in, ``EnvironmentSettings`` out."""
 
 
@@ -158,6 +153,10 @@ def hidden_variables(present: Iterable[str] | None = None) -> frozenset[str]:
     Args:
         present: The names set in the environment; by default the process's.
     """
+    from agentifui_config.database import DB_PREFIX  # noqa: PLC0415 - loads pydantic
+    from agentifui_config.settings import variable_names  # noqa: PLC0415
+    from agentifui_config.sources import FILE_SUFFIX  # noqa: PLC0415
+
     known = variable_names()
     ours = {*known, "DATABASE_URL", *(name + FILE_SUFFIX for name in known)}
     hidden = set(ours)
@@ -184,6 +183,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     Returns:
         The test's ``monkeypatch``, to set the variables the test wants.
     """
+    from agentifui_config.settings import get_settings  # noqa: PLC0415 - loads pydantic-settings
+
     get_settings.cache_clear()
     for name in hidden_variables():
         monkeypatch.delenv(name, raising=False)
@@ -200,6 +201,7 @@ def make_settings(clean_env: pytest.MonkeyPatch) -> SettingsFactory:
     variables hidden (:func:`clean_env`) and no ``.env`` file: only the
     overrides, the defaults and what the test itself sets count.
     """
+    from agentifui_config.settings import load_settings  # noqa: PLC0415 - loads pydantic-settings
 
     def factory(**overrides: Any) -> EnvironmentSettings:
         """Build settings from *overrides*, the defaults and the test's own variables."""
