@@ -1,9 +1,11 @@
 """agentifui-config: validated configuration and database lifecycle for FastAPI + PostgreSQL.
 
-``import agentifui_config`` loads the settings layer only. The database
-lifecycle names (``ConnectionManager`` and the health data classes) are loaded
-on first use, so a service that only reads settings does not import the async
-engine, asyncpg or Alembic.
+``import agentifui_config`` loads its errors and nothing else: each other name
+is imported on first use (PEP 562). The settings names load pydantic-settings;
+the database lifecycle names (``ConnectionManager`` and the health data
+classes) load the async engine, so a service that only reads settings does not
+import the async engine, asyncpg or Alembic, and a test run that has the pytest
+plugin installed pays for neither until a fixture is used.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from agentifui_config.database import DatabaseConfig, SSLMode
-from agentifui_config.environment import Environment
 from agentifui_config.errors import AgentifuiError, ConfigurationError, Finding, Severity
 from agentifui_config.failures import (
     DatabaseAuthenticationError,
@@ -22,11 +22,11 @@ from agentifui_config.failures import (
     DatabaseTimeoutError,
     DatabaseUnavailableError,
 )
-from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
-from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
 
 if TYPE_CHECKING:
     from agentifui_config.connection import ConnectionManager, ManagerStateError
+    from agentifui_config.database import DatabaseConfig, SSLMode
+    from agentifui_config.environment import Environment
     from agentifui_config.health import (
         ConnectionPoolInfo,
         DatabaseHealthInfo,
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         MigrationState,
         MigrationStatus,
     )
+    from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+    from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
 
 __version__ = "0.1.0"
 
@@ -67,15 +69,25 @@ __all__ = [
     "parse_list",
 ]
 
-# Names whose modules pull in heavy dependencies, loaded on first attribute access (PEP 562).
+# Every name but the errors' and failures' (both stdlib-only), loaded on first attribute
+# access (PEP 562): the settings names pull in pydantic-settings, the database ones SQLAlchemy.
 _LAZY: dict[str, str] = {
     "ConnectionManager": "agentifui_config.connection",
     "ConnectionPoolInfo": "agentifui_config.health",
+    "DatabaseConfig": "agentifui_config.database",
     "DatabaseHealthInfo": "agentifui_config.health",
+    "Environment": "agentifui_config.environment",
+    "EnvironmentSettings": "agentifui_config.settings",
     "HealthStatus": "agentifui_config.health",
     "ManagerStateError": "agentifui_config.connection",
     "MigrationState": "agentifui_config.health",
     "MigrationStatus": "agentifui_config.health",
+    "SSLMode": "agentifui_config.database",
+    "get_settings": "agentifui_config.settings",
+    "load_settings": "agentifui_config.settings",
+    "parse_database_url": "agentifui_config.parsing",
+    "parse_flags": "agentifui_config.parsing",
+    "parse_list": "agentifui_config.parsing",
 }
 
 

@@ -3,8 +3,9 @@
 A connection held longer than a threshold is logged once as a suspected leak,
 with the task and the calls that checked it out. SQLAlchemy checks connections
 out inside a greenlet, whose own stack holds only SQLAlchemy; the calls are read
-from the frame the task's greenlet is paused in, by following ``f_back`` links:
-a few dozen pointer hops per checkout, not a stack capture.
+from the frame the task's greenlet is paused in, by following ``f_back`` links.
+A checkout keeps only the code objects and line numbers it passes; file names
+are filtered and formatted when a leak is reported, which is rare.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import sys
 import time
 import weakref
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Final
 
 import greenlet
@@ -26,6 +28,8 @@ __all__ = ["CheckoutTracker"]
 
 _LOG = logging.getLogger("agentifui_config.connection")
 _MAX_FRAMES: Final = 24
+# Frames followed per checkout, library ones included; a leak report shows _MAX_FRAMES.
+_MAX_WALK: Final = 128
 # Frames of the machinery between an application's code and the checkout.
 _SKIPPED: Final = (
     "/sqlalchemy/",
@@ -51,7 +55,7 @@ class CheckoutTracker:
         self.invalidated = 0
         self.suspected_leaks = 0
         self._longest = 0.0
-        self._open: dict[int, tuple[float, str, ConnectionPoolEntry]] = {}
+        self._open: dict[int, tuple[float, _Origin, ConnectionPoolEntry]] = {}
         # Weak: a record the pool discards (overflow, dispose) must not live on here.
         self._idle: weakref.WeakValueDictionary[int, ConnectionPoolEntry] = (
             weakref.WeakValueDictionary()
@@ -120,19 +124,19 @@ class CheckoutTracker:
                 self._reported.add(key)
                 self._log_leak(now - start, where)
 
-    def _log_leak(self, held: float, where: str) -> None:
+    def _log_leak(self, held: float, where: _Origin) -> None:
         self.suspected_leaks += 1
         _LOG.warning(
             "connection held for %.1f s (threshold %g s), suspected leak; checked out at %s",
             held,
             self.leak_threshold,
-            where,
+            _describe(where),
             extra={"event_name": "suspected_connection_leak", "held_seconds": held},
         )
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         self._idle.pop(id(record), None)
-        self._open[id(record)] = (time.monotonic(), _where(), record)
+        self._open[id(record)] = (time.monotonic(), _capture(), record)
 
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         key = id(record)
@@ -150,23 +154,46 @@ class CheckoutTracker:
         self.invalidated += 1
 
 
+_Origin = tuple[str | None, tuple[tuple[CodeType, int], ...]]
+"""Where a checkout happened: the task's name (``None`` outside a task) and its calls."""
+
+
 def _where() -> str:
     """The current task and the calls that led to this checkout, outside library code."""
+    return _describe(_capture())
+
+
+def _capture() -> _Origin:
+    """The current task's name and the code and line of each call it is paused in.
+
+    Nothing is formatted here: this runs on every checkout.
+    """
     try:
         task = asyncio.current_task()
     except RuntimeError:
         task = None
     if task is None:
-        return "outside any asyncio task"
+        return None, ()
     root = getattr(task.get_coro(), "cr_frame", None)  # where the task's own calls begin
-    frames: list[str] = []
+    calls: list[tuple[CodeType, int]] = []
     frame = _calling_frame()
-    while frame is not None and len(frames) < _MAX_FRAMES:
-        code = frame.f_code
-        if not any(part in code.co_filename for part in _SKIPPED):
-            frames.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+    while frame is not None and len(calls) < _MAX_WALK:
+        calls.append((frame.f_code, frame.f_lineno))
         frame = None if frame is root else frame.f_back
-    return f"task {task.get_name()!r}: " + (" <- ".join(frames) or "no frames")
+    return task.get_name(), tuple(calls)
+
+
+def _describe(origin: _Origin) -> str:
+    """*origin* as text: the task, then its calls outside library code, innermost first."""
+    task_name, calls = origin
+    if task_name is None:
+        return "outside any asyncio task"
+    frames = [
+        f"{code.co_filename}:{line} in {code.co_name}"
+        for code, line in calls
+        if not any(part in code.co_filename for part in _SKIPPED)
+    ][:_MAX_FRAMES]
+    return f"task {task_name!r}: " + (" <- ".join(frames) or "no frames")
 
 
 def _calling_frame() -> Any:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from functools import partial
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.ext.asyncio import (
@@ -208,20 +209,8 @@ class ConnectionManager:
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        session = self.session_factory()
-        self._counters["sessions_opened"] += 1
-        failed = False
-        try:
+        async with _SessionScope(self) as session:
             yield session
-        except GeneratorExit:
-            raise  # aclose(): the consumer is done with the session, nothing failed
-        except BaseException:
-            failed = True
-            self._counters["sessions_failed"] += 1
-            raise
-        finally:
-            release = _release(session, rollback=failed)
-            await self._shielded(self._quietly(release) if failed else release)
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         """The same as :meth:`get_session`, as ``async with manager.session() as session:``.
@@ -229,7 +218,28 @@ class ConnectionManager:
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        return contextlib.asynccontextmanager(self.get_session)()
+        return _SessionScope(self)
+
+    def _open_session(self) -> AsyncSession:
+        session = self.session_factory()
+        self._counters["sessions_opened"] += 1
+        return session
+
+    async def _close_session(
+        self, session: AsyncSession, error: type[BaseException] | None
+    ) -> None:
+        """Roll back after an error and close; shielded when a connection is to be given back."""
+        # GeneratorExit is aclose(): the consumer is done with the session, nothing failed.
+        failed = error is not None and not issubclass(error, GeneratorExit)
+        if failed:
+            self._counters["sessions_failed"] += 1
+        if not session.in_transaction():
+            # No transaction, no connection (SQLAlchemy 2 connects inside one only):
+            # closing does no I/O, so it cannot be interrupted and needs no shield.
+            await session.close()
+            return
+        release = _release(session, rollback=failed)
+        await self._shielded(self._quietly(release) if failed else release)
 
     async def _quietly(self, release: Coroutine[Any, Any, None]) -> None:
         """Run *release* after the session's code raised, logging rather than raising.
@@ -373,6 +383,30 @@ class ConnectionManager:
                 extra={"event_name": "idle_connections_cut_at_dispose"},
             )
         await closing
+
+
+class _SessionScope:
+    """``async with manager.session()``: a plain object, no generator built per session."""
+
+    __slots__ = ("_manager", "_session")
+
+    def __init__(self, manager: ConnectionManager) -> None:
+        self._manager = manager
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self._manager._open_session()
+        return self._session
+
+    async def __aexit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await self._manager._close_session(session, error_type)
 
 
 async def _release(session: AsyncSession, *, rollback: bool) -> None:

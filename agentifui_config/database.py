@@ -14,7 +14,7 @@ import ipaddress
 import json
 import pkgutil
 import re
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote, quote_plus
 
 from pydantic import (
@@ -27,12 +27,13 @@ from pydantic import (
     field_serializer,
     field_validator,
 )
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
 from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "DB_PREFIX",
@@ -117,6 +118,12 @@ class DatabaseConfig(BaseModel):
     )
     connect_timeout: float = Field(
         default=10.0, gt=0, description="Seconds to wait for a new connection."
+    )
+    pool_pre_ping_bypass_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="Skip the pre-ping for a connection returned to the pool less than this "
+        "many milliseconds ago; 0 pings every checkout.",
     )
     statement_timeout: float | None = Field(
         default=None, gt=0, description="Seconds after which the server cancels a statement."
@@ -235,7 +242,7 @@ class DatabaseConfig(BaseModel):
             ConfigurationError: The URL or an override is invalid; the message
                 never repeats the password.
         """
-        text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
         fields: dict[str, Any] = {**parse_database_url(text), **overrides}
         try:
             return cls(**fields)
@@ -259,6 +266,8 @@ class DatabaseConfig(BaseModel):
         ``:``). Session settings (TLS, timeouts, application name) are not in
         the URL: they are connect arguments, see the connection manager.
         """
+        from sqlalchemy.engine import URL  # noqa: PLC0415 - loaded by the first URL built
+
         query = dict(self.options)
         host: str | None = self.host
         if self.is_unix_socket:
@@ -336,6 +345,13 @@ def _is_valid_host(host: str) -> bool:
 
 @functools.cache
 def _is_async_postgres_driver(driver: str) -> bool:
+    if driver == DEFAULT_DRIVER:
+        # SQLAlchemy (a dependency) ships this dialect: whether asyncpg is installed
+        # decides, and finding out loads neither package.
+        return importlib.util.find_spec("asyncpg") is not None
+    from sqlalchemy.engine import URL  # noqa: PLC0415 - any other driver is looked up
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # noqa: PLC0415
+
     try:
         url = URL.create(driver)
         dialect = url.get_dialect()

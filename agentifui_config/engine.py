@@ -63,6 +63,8 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
     engine = create_async_engine(config.sqlalchemy_url, **options)
     event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
     event.listen(engine.sync_engine, "handle_error", _as_operational)
+    if options["pool_pre_ping"] and config.pool_pre_ping_bypass_ms > 0:
+        _bypass_recent_pings(engine, config.pool_pre_ping_bypass_ms / 1000)
     return engine
 
 
@@ -113,6 +115,40 @@ class _CutTimedOut:
                 task.add_done_callback(self._cancelling.discard)
             pending.clear()
         terminate()
+
+
+def _bypass_recent_pings(engine: AsyncEngine, within: float) -> None:
+    """Let the pre-ping pass a connection given back to the pool less than *within* s ago.
+
+    HikariCP's alive-bypass: a connection that just worked is taken as still
+    alive, saving a round trip per checkout. A connection the server dropped
+    during that window reaches the caller, whose statement then fails with a
+    disconnect error (the pool is invalidated as after a failed ping).
+    SQLAlchemy's own pre-ping stays in charge of everything else: fresh
+    connections, failed pings, invalidating the pool.
+    """
+    returned: dict[int, float] = {}  # id(driver connection) -> when it was given back
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            returned[id(dbapi_connection)] = time.monotonic()
+
+    def forget(dbapi_connection: Any, record: Any) -> None:
+        returned.pop(id(dbapi_connection), None)
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        given_back = returned.pop(id(dbapi_connection), None)
+        if given_back is not None and time.monotonic() - given_back < within:
+            return True
+        return ping(dbapi_connection)
+
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkin", on_checkin)
+    event.listen(pool, "close", forget)
+    # Each engine has a dialect of its own: this replaces the ping of this engine only.
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 async def wait_until_ready(

@@ -13,9 +13,6 @@ import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypedDict
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from agentifui_config.errors import UNNAMED, ConfigurationError
 
 __all__ = [
@@ -272,6 +269,10 @@ def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> DatabaseU
         )
     if _has_stray_at(text):
         raise _unencoded_at(variable)
+    # SQLAlchemy is loaded by the first URL parsed, not by `import agentifui_config`.
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
     try:
         parsed = make_url(text)
     except (ArgumentError, ValueError):

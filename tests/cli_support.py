@@ -1,16 +1,26 @@
-"""Helpers of the CLI tests: run ``agentifui-config`` as a subprocess in a controlled environment.
+"""Helpers of the CLI tests: run ``agentifui-config`` in a controlled environment.
 
-The subprocess runs under ``coverage run`` when the test run itself is measured,
+:func:`run_cli` calls :func:`agentifui_config.cli.main` in this process, with
+the environment, working directory, standard input and output swapped for the
+run's own: a run costs milliseconds where starting an interpreter costs a
+second. :func:`run_cli_process` runs the real command as a subprocess, for the
+few smoke tests of what only a process shows (the entry point, signals, a
+terminal); it runs under ``coverage run`` when the test run itself is measured,
 writing its data next to the run's own, so that ``coverage combine`` counts the
 CLI's lines too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -19,6 +29,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from agentifui_config.cli import main
+from agentifui_config.settings import get_settings
 from agentifui_config.testing.fixtures import hidden_variables
 
 if TYPE_CHECKING:
@@ -36,6 +48,7 @@ __all__ = [
     "drop_cli_tables",
     "hide_settings_variables",
     "run_cli",
+    "run_cli_process",
     "write_revision",
 ]
 
@@ -134,21 +147,79 @@ def _active_coverage() -> Coverage | None:
     return coverage.Coverage.current()
 
 
+# A run swaps process-wide state (environment, directory, standard streams): one at a time.
+_ONE_RUN: Final = threading.Lock()
+
+
 def run_cli(
     *args: str,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     stdin: str = "",
 ) -> CliResult:
-    """Run ``agentifui-config ARGS`` to completion and return what it printed.
+    """Run ``agentifui-config ARGS`` in this process to completion and return what it printed.
+
+    The command sees only *env* as its environment, *cwd* as its working
+    directory and *stdin* on a standard input that is not a terminal; its
+    warnings are printed, not raised, as a process would print them. It runs
+    on a thread of its own, so its ``asyncio.run()`` touches no test's loop.
 
     Args:
         *args: The command line after the program name.
         env: The whole environment; :func:`clean_environ` by default.
         cwd: The working directory; it must be given, so that no stray
             ``alembic.ini`` or ``.env`` is found by accident.
-        stdin: Text fed to standard input (a pipe, never a terminal).
+        stdin: Text fed to standard input (never a terminal).
     """
+    assert cwd is not None, "give each run a working directory of its own"
+    environment = dict(clean_environ() if env is None else env)
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        _ONE_RUN,
+        _environment(environment),
+        contextlib.chdir(cwd),
+        _standard_input(stdin),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+        ThreadPoolExecutor(max_workers=1) as worker,
+    ):
+        warnings.simplefilter("default")
+        get_settings.cache_clear()
+        code = worker.submit(main, list(args)).result()
+    get_settings.cache_clear()
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """Make *environment* the whole of ``os.environ`` for the block."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _standard_input(text: str) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def run_cli_process(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str = "",
+) -> CliResult:
+    """Run ``python -m agentifui_config ARGS`` as a subprocess; the arguments as :func:`run_cli`."""
     assert cwd is not None, "give each run a working directory of its own"
     completed = subprocess.run(  # noqa: S603 - runs this interpreter on the package
         [*cli_command(), *args],

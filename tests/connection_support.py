@@ -35,6 +35,7 @@ __all__ = [
     "free_port",
     "managed",
     "proxy_to",
+    "terminate_backends",
     "unique",
 ]
 
@@ -112,9 +113,19 @@ async def database_exists(server: PostgresServer, name: str) -> bool:
 
 async def backend_states(server: PostgresServer, config: DatabaseConfig) -> list[str]:
     """The states of the server backends opened with *config*'s application name."""
+    return [str(value) for value in await _per_backend(server, config, "coalesce(state, '')")]
+
+
+async def terminate_backends(server: PostgresServer, config: DatabaseConfig) -> int:
+    """Kill every server backend opened with *config*'s application name; return how many."""
+    return len(await _per_backend(server, config, "pg_terminate_backend(pid)"))
+
+
+async def _per_backend(server: PostgresServer, config: DatabaseConfig, column: str) -> list[Any]:
+    """*column* evaluated, from an admin connection, for each backend of *config*'s application."""
     async with admin_connection(server) as admin:
         rows = await admin.fetch(
-            "SELECT coalesce(state, '') FROM pg_stat_activity"
+            f"SELECT {column} FROM pg_stat_activity"  # noqa: S608 - fixed expressions of this module
             " WHERE datname = $1 AND application_name = $2",
             config.database,
             config.application_name,

@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from agentifui_config import ConnectionManager
+from agentifui_config import ConnectionManager, checkouts
 from agentifui_config.checkouts import CheckoutTracker, _where
 
 if TYPE_CHECKING:
@@ -226,3 +226,42 @@ class TestWhere:
         assert where.startswith("task 'request-42': ")
         assert f"{_THIS_FILE}:" in where
         assert where.endswith("in checkout_site")
+
+    @pytest.mark.asyncio
+    async def test_innermost_calls_are_shown_when_the_stack_is_deep(self) -> None:
+        """A checkout deep in recursion shows its innermost calls, capped, with their lines."""
+
+        async def nested(depth: int) -> str:
+            if depth == 0:
+                return _where()
+            return await nested(depth - 1)
+
+        where = await asyncio.create_task(nested(40), name="deep")
+        calls = where.removeprefix("task 'deep': ").split(" <- ")
+        assert len(calls) == 24
+        assert all(call.endswith("in nested") and f"{_THIS_FILE}:" in call for call in calls)
+
+    @pytest.mark.asyncio
+    async def test_checkouts_are_described_only_when_reported(
+        self, database_config: DatabaseConfig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Short holds never format their location; a reported leak formats it once."""
+        described: list[str] = []
+        describe = checkouts._describe
+
+        def spy(origin: checkouts._Origin) -> str:
+            described.append(text := describe(origin))
+            return text
+
+        monkeypatch.setattr(checkouts, "_describe", spy)
+        async with _tracked(database_config, leak_threshold=0.05) as (engine, tracker):
+            for _ in range(3):
+                async with engine.connect() as connection:
+                    await connection.execute(_SELECT_ONE)
+            assert described == []
+            async with engine.connect() as connection:
+                await connection.execute(_SELECT_ONE)
+                await asyncio.sleep(0.1)
+                tracker.report_leaks()
+        assert len(described) == 1
+        assert "in test_checkouts_are_described_only_when_reported" in described[0]

@@ -1,7 +1,9 @@
 """Tests for ``agentifui-config`` without a database: help, check, show, env-template, convert-url.
 
-Each command runs as a subprocess (``python -m agentifui_config``) in an
-environment stripped of every variable the settings read; see ``cli_support``.
+Each command runs in this process (``main(argv)``) in an environment stripped
+of every variable the settings read; see ``cli_support``. A few smoke tests
+run the real ``python -m agentifui_config`` process, and the terminal tests
+give one a pseudo-terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from cli_support import clean_environ, cli_command, run_cli
+from cli_support import clean_environ, cli_command, run_cli, run_cli_process
 from dotenv import dotenv_values
 
 from agentifui_config import load_settings
@@ -117,6 +119,31 @@ class TestHelp:
         result = run_cli("--version", cwd=cwd)
         assert result.code == ExitCode.OK
         assert re.fullmatch(r"agentifui-config \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+class TestProcess:
+    """Smoke tests of the real process: what ``main(argv)`` in this process cannot show."""
+
+    def test_version_and_usage_error_statuses(self, cwd: Path) -> None:
+        """``python -m agentifui_config`` prints its version, and exits 64 on a usage error."""
+        version = run_cli_process("--version", cwd=cwd)
+        usage = run_cli_process("check", "--bogus", cwd=cwd)
+        assert version.code == ExitCode.OK
+        assert re.fullmatch(r"agentifui-config \d+\.\d+\.\d+\S*\n", version.stdout)
+        assert usage.code == ExitCode.USAGE
+        assert usage.stderr.endswith("unrecognized arguments: --bogus\n")
+
+    def test_check_and_convert_url_from_standard_input(self, cwd: Path) -> None:
+        """A process reads its environment and its piped standard input, masking the password."""
+        checked = run_cli_process("check", env=clean_environ(DB_PORT="nope"), cwd=cwd)
+        converted = run_cli_process(
+            "convert-url", stdin=f"postgresql://app:{PASSWORD}@db.internal/app\n", cwd=cwd
+        )
+        assert checked.code == ExitCode.INVALID
+        assert "DB_PORT: expected a whole number" in checked.stdout
+        assert converted.code == ExitCode.OK
+        assert "DB_HOST=db.internal" in converted.stdout
+        assert PASSWORD not in converted.output
 
 
 class TestCheck:

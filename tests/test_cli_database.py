@@ -1,6 +1,6 @@
 """Tests for ``agentifui-config doctor`` and ``migrate`` against the test run's PostgreSQL.
 
-The database is the ``database_config`` fixture's, reached by the subprocess
+The database is the ``database_config`` fixture's, reached by the command
 through ``DB_*`` variables; the migration directory is made by ``migrate init``
 and holds one revision creating ``cli_items``. Each test leaves the database
 without that table and without a version table.

@@ -9,8 +9,8 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy.exc
@@ -174,6 +174,59 @@ class TestSessionContext:
         ):
             assert isinstance(session.sync_session, AppSession)
             assert session.sync_session.expire_on_commit is False
+
+    async def test_only_a_session_holding_a_connection_is_closed_under_a_shield(
+        self, database_config: DatabaseConfig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Closing an unused or committed session spawns no clean-up task; a queried one does."""
+        async with managed(database_config) as manager:
+            shielded = manager._shielded
+            calls: list[object] = []
+
+            async def spy(cleanup: Coroutine[Any, Any, None]) -> None:
+                calls.append(cleanup)
+                await shielded(cleanup)
+
+            monkeypatch.setattr(manager, "_shielded", spy)
+            async with manager.session():
+                pass
+            async with manager.session() as session:
+                await session.execute(_SELECT_ONE)
+                await session.commit()
+            assert calls == []
+            async with manager.session() as session:
+                await session.execute(_SELECT_ONE)
+            assert len(calls) == 1
+            assert manager.connection_count == 0
+
+    async def test_failures_are_counted_whether_or_not_a_connection_was_held(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """An error or a cancellation in a block counts as a failed session, connected or not."""
+        async with managed(database_config) as manager:
+
+            async def fail(*, query: bool) -> None:
+                async with manager.session() as session:
+                    if query:
+                        await session.execute(_SELECT_ONE)
+                    raise RuntimeError("boom")
+
+            for query in (False, True):
+                with pytest.raises(RuntimeError, match="boom"):
+                    await fail(query=query)
+
+            async def idle() -> None:
+                async with manager.session():
+                    await asyncio.sleep(10)
+
+            task = asyncio.create_task(idle())
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            metrics = manager.get_metrics()
+            assert (metrics["sessions_opened"], metrics["sessions_failed"]) == (3, 3)
+            assert manager.connection_count == 0
 
 
 class TestDeadConnection:

@@ -84,6 +84,7 @@ def _configs(draw: st.DrawFn) -> DatabaseConfig:
                 "pool_timeout": _seconds,
                 "pool_recycle": st.integers(1, 10**6),
                 "pool_pre_ping": st.booleans(),
+                "pool_pre_ping_bypass_ms": st.floats(0, 10**6),
                 "echo_sql": st.booleans(),
                 "connect_timeout": _seconds,
                 "statement_timeout": st.none() | _seconds,
@@ -239,6 +240,10 @@ class TestDatabaseConfigValidation:
             ({"pool_timeout": 0}, "DB_POOL_TIMEOUT: must be greater than 0.0, got 0"),
             ({"pool_recycle": -1}, "DB_POOL_RECYCLE: must be greater than 0, got -1"),
             ({"connect_timeout": 0}, "DB_CONNECT_TIMEOUT: must be greater than 0.0, got 0"),
+            (
+                {"pool_pre_ping_bypass_ms": -1},
+                "DB_POOL_PRE_PING_BYPASS_MS: must be at least 0.0, got -1",
+            ),
             (
                 {"statement_timeout": -1.5},
                 "DB_STATEMENT_TIMEOUT: must be greater than 0.0, got -1.5",

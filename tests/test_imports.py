@@ -49,6 +49,37 @@ class TestImportCost:
         )
         assert loaded == []
 
+    def test_import_loads_no_sqlalchemy_at_all(self) -> None:
+        """``import agentifui_config`` loads no SQLAlchemy module, nor do its settings names."""
+        probe = "import agentifui_config, json, sys; {use}print(json.dumps(sorted(sys.modules)))"
+        bare = _modules_after(probe.format(use=""))
+        settings = _modules_after(
+            probe.format(use="agentifui_config.DatabaseConfig, agentifui_config.load_settings; ")
+        )
+        assert "pydantic_settings" not in bare
+        assert {"agentifui_config.database", "pydantic_settings"} <= settings
+        for modules in (bare, settings):
+            loaded = sorted(
+                name
+                for name in modules
+                for heavy in ("sqlalchemy", *_HEAVY)
+                if name == heavy or name.startswith(f"{heavy}.")
+            )
+            assert loaded == []
+
+    def test_a_url_built_or_parsed_loads_sqlalchemy_core_only(self) -> None:
+        """Building or parsing a URL loads SQLAlchemy's URL, still no engine, ORM or driver."""
+        for use in (
+            "agentifui_config.DatabaseConfig().url",
+            "agentifui_config.parse_database_url('postgresql://u@h/d')",
+        ):
+            modules = _modules_after(
+                f"import agentifui_config, json, sys; {use}; print(json.dumps(sorted(sys.modules)))"
+            )
+            assert "sqlalchemy.engine.url" in modules
+            assert not {name.partition(".")[0] for name in modules} & {"asyncpg", "alembic"}
+            assert not {"sqlalchemy.ext.asyncio", "sqlalchemy.orm"} & modules
+
     def test_probe_sees_heavy_imports(self) -> None:
         """The probe does report a heavy module when one is imported (so the check can fail)."""
         modules = _modules_after("import sqlalchemy.orm\n" + _PROBE)

@@ -15,16 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import pytest
 
-from agentifui_config.database import DB_PREFIX
 from agentifui_config.errors import AgentifuiError
-from agentifui_config.misnames import suggest_variable
-from agentifui_config.pipeline import variable_names as settings_variables
-from agentifui_config.settings import (
-    EnvironmentSettings,
-    get_settings,
-    variable_names,
-)
-from agentifui_config.sources import FILE_SUFFIX
 from agentifui_config.testing.options import (
     REQUIRE_DB_FLAG,
     REQUIRE_DB_INI,
@@ -45,6 +36,7 @@ if TYPE_CHECKING:
 
     from agentifui_config.database import DatabaseConfig
     from agentifui_config.migrations import AlembicConfigSource
+    from agentifui_config.settings import EnvironmentSettings
     from agentifui_config.testing.postgres import PostgresServer
 
 __all__ = [
@@ -60,7 +52,9 @@ __all__ = [
     "postgres_server",
 ]
 
-SettingsFactory: TypeAlias = Callable[..., EnvironmentSettings]
+# A string: the settings (pydantic-settings) are imported when a fixture first needs them,
+# so a run with the plugin installed and unused pays nothing for them.
+SettingsFactory: TypeAlias = "Callable[..., EnvironmentSettings]"
 """The type of :func:`make_settings`: keyword overrides in, ``EnvironmentSettings`` out."""
 
 
@@ -184,6 +178,11 @@ def hidden_variables(
         present: The names set in the environment; by default the process's.
         known: The variables the settings read; by default ``EnvironmentSettings``'s.
     """
+    from agentifui_config.database import DB_PREFIX  # noqa: PLC0415 - loads pydantic
+    from agentifui_config.misnames import suggest_variable  # noqa: PLC0415
+    from agentifui_config.settings import variable_names  # noqa: PLC0415
+    from agentifui_config.sources import FILE_SUFFIX  # noqa: PLC0415
+
     known = tuple(variable_names() if known is None else known)
     ours = {*known, "DATABASE_URL", *(name + FILE_SUFFIX for name in known)}
     hidden = set(ours)
@@ -212,6 +211,11 @@ def clean_env(
     Returns:
         The test's ``monkeypatch``, to set the variables the test wants.
     """
+    from agentifui_config.pipeline import (  # noqa: PLC0415 - loads pydantic-settings
+        variable_names as settings_variables,
+    )
+    from agentifui_config.settings import get_settings  # noqa: PLC0415
+
     get_settings.cache_clear()
     settings_class = settings_class_from_ini(request.config)
     for name in hidden_variables(known=settings_variables(settings_class)):

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from agentifui_config.errors import ConfigurationError
-from agentifui_config.settings import EnvironmentSettings, settings_class_named
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
+
+    from agentifui_config.settings import EnvironmentSettings
 
 __all__ = [
     "ALEMBIC_CONFIG_INI",
@@ -110,6 +111,11 @@ def settings_class_from_ini(config: pytest.Config) -> type[EnvironmentSettings]:
     Raises:
         pytest.UsageError: The name cannot be imported or is not a settings class.
     """
+    from agentifui_config.settings import (  # noqa: PLC0415 - loads pydantic-settings
+        EnvironmentSettings,
+        settings_class_named,
+    )
+
     value = str(config.getini(SETTINGS_INI)).strip()
     if not value:
         return EnvironmentSettings

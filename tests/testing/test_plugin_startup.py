@@ -1,0 +1,35 @@
+"""Tests for what the plugin costs a host suite that has it installed and does not use it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import pytest
+
+_PROBE: Final = """
+import sys
+
+HEAVY = {"sqlalchemy", "pydantic_settings", "asyncpg", "alembic", "fastapi"}
+
+
+def loaded():
+    return sorted({name.partition(".")[0] for name in sys.modules} & HEAVY)
+
+
+def test_unused(request):
+    assert request.config.pluginmanager.has_plugin("agentifui_config")
+    assert loaded() == []
+
+
+def test_used(clean_env):
+    assert "pydantic_settings" in loaded()
+"""
+
+
+class TestStartup:
+    def test_an_unused_plugin_imports_nothing_heavy(self, pytester: pytest.Pytester) -> None:
+        """Until a fixture is used, the plugin loads no SQLAlchemy, pydantic-settings or asyncpg."""
+        pytester.makepyfile(test_probe=_PROBE)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=2)
