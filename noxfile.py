@@ -2,13 +2,19 @@
 
 Each session builds its own virtualenv under ``.nox/`` from the interpreter that
 runs nox (``--force-python 3.12`` picks another), so a fresh checkout needs
-nothing but nox itself. Tool versions come from the ``dev`` extra in
-``pyproject.toml``, the one place they are pinned.
+nothing but nox itself; ``tests_all_pythons`` and ``wheel_smoke`` run on every
+supported Python found on ``PATH`` (``python3.11``, ...) and skip the missing ones
+(with pyenv, ``PYENV_VERSION=3.11.7:3.12.1:3.13.0 nox ...`` puts them all there).
+Tool versions come from the ``dev`` and ``docs`` extras in ``pyproject.toml``,
+the one place they are pinned.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import nox
 
@@ -19,6 +25,13 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.default_venv_backend = "virtualenv"
 # A tool missing from the session's virtualenv must fail, not fall back to a global copy.
 nox.options.error_on_external_run = True
+# The sessions over every supported Python run on those installed and skip the others.
+nox.options.error_on_missing_interpreters = False
+
+# The interpreters the classifiers in pyproject.toml promise.
+_PYTHONS = ["3.11", "3.12", "3.13"]
+# What the tests, the type checks and the benchmarks import: every extra and the tools.
+_DEVELOP = ".[all,dev]"
 
 _PYPROJECT = nox.project.load_toml("pyproject.toml")
 
@@ -73,11 +86,22 @@ def tests(session: nox.Session) -> None:
     """Run the test suite under branch coverage; ``nox -s tests -- ARGS`` passes ARGS to pytest.
 
     Without PostgreSQL on the machine the suite starts its own throwaway server
-    (the ``embedded`` extra); ``AGENTIFUI_TEST_DATABASE_URL`` points it at an
-    existing one instead. The coverage threshold (``fail_under`` in
-    ``pyproject.toml``) binds full runs only: arguments may select a subset.
+    (the ``embedded`` extra, or the machine's PostgreSQL binaries);
+    ``AGENTIFUI_TEST_DATABASE_URL`` points it at an existing one instead. The
+    coverage threshold (``fail_under`` in ``pyproject.toml``) binds full runs
+    only: arguments may select a subset.
     """
-    session.install("-e", ".[all]")
+    _run_tests(session)
+
+
+@nox.session(python=_PYTHONS)
+def tests_all_pythons(session: nox.Session) -> None:
+    """Run the test suite, as ``tests`` does, on each supported Python that is installed."""
+    _run_tests(session)
+
+
+def _run_tests(session: nox.Session) -> None:
+    session.install("-e", _DEVELOP)
     session.run("coverage", "erase")
     # Hypothesis's "ci" profile (tests/conftest.py): derandomised, no example database.
     session.run(
@@ -106,7 +130,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, its tests and the examples with ``mypy --strict``."""
-    session.install("-e", ".[all]")
+    session.install("-e", _DEVELOP)
     session.run(
         "mypy", "--strict", "agentifui_config", "tests", "examples", "benchmarks", *session.posargs
     )
@@ -146,6 +170,65 @@ def benchmarks(session: nox.Session) -> None:
     the plugin's rolled-back session against a database per test. Each prints
     its ratio, which does not depend on how fast or busy the machine is.
     """
-    session.install("-e", ".[all]")
+    session.install("-e", _DEVELOP)
     session.run("python", "benchmarks/bench_request_overhead.py", *session.posargs)
     session.run("python", "benchmarks/bench_session_isolation.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into ``site/`` with ``mkdocs build --strict``.
+
+    Any warning fails the build: a broken link or anchor, a page left out of the
+    nav in ``mkdocs.yml``, a docstring reference that does not resolve.
+    ``nox -s docs -- serve`` serves it at http://127.0.0.1:8000 instead.
+    """
+    # ruff formats the signatures mkdocstrings shows.
+    session.install("-e", ".[docs]", *_dev_requirements("ruff"))
+    # Material's banner about its successor is not a warning of ours.
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
+
+
+@nox.session(python=_PYTHONS)
+def wheel_smoke(session: nox.Session) -> None:
+    """Build the wheel, install it with its ``all`` extra in a clean virtualenv, and smoke-test it.
+
+    It must import, show the CLI's help, and register the pytest plugin: the
+    entry point is listed, loads, and ``pytest --trace-config`` names it. Runs in
+    a temporary directory, so the installed wheel is tested, not the sources.
+    """
+    dist = Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(dist, ignore_errors=True)  # a wheel of an earlier version must not linger
+    session.install("build")
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), silent=True)
+    (wheel,) = dist.glob("agentifui_config-*.whl")
+    session.install(f"{wheel}[all]", "pytest")
+    # Outside the repository: its sources and its pytest configuration must play no part.
+    session.chdir(tempfile.mkdtemp(prefix="wheel-smoke-"))
+    session.run("python", "-c", _SMOKE)
+    session.run("agentifui-config", "--help", silent=True)
+    # No tests in the directory: exit status 5, and the header names the plugins loaded.
+    output = session.run(
+        "pytest", "--trace-config", "-p", "no:cacheprovider", success_codes=[5], silent=True
+    )
+    if "agentifui_config.testing.plugin" not in str(output):
+        session.error(f"pytest --trace-config does not list the plugin:\n{output}")
+
+
+# Run by wheel_smoke from the installed wheel: import, version, the plugin's entry point.
+_SMOKE = """
+import importlib.metadata as metadata
+import sys
+
+import agentifui_config
+
+assert "site-packages" in agentifui_config.__file__, agentifui_config.__file__
+assert agentifui_config.__version__ == metadata.version("agentifui-config")
+(plugin,) = metadata.entry_points(group="pytest11", name="agentifui_config")
+plugin.load()
+print("agentifui_config", agentifui_config.__version__, "on Python", sys.version.split()[0])
+"""

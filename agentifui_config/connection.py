@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,7 +74,12 @@ class ManagerStateError(AgentifuiError, RuntimeError):
 class ConnectionManager:
     """Owns an async engine and its pool for one database.
 
+    In a script or a worker, ``async with ConnectionManager(config) as manager:``
+    initializes it on entry and disposes it on exit, even when the block raises.
+
     Args:
+        config: The database :meth:`__aenter__` initializes the manager on; not
+            needed when :meth:`initialize` is called instead.
         slow_threshold_ms: A health probe slower than this reports ``DEGRADED``.
         leak_threshold: Seconds after which a checked-out connection is logged
             as a suspected leak, with where it was checked out.
@@ -93,6 +98,8 @@ class ConnectionManager:
 
     def __init__(
         self,
+        config: DatabaseConfig | None = None,
+        /,
         *,
         slow_threshold_ms: float = 1000.0,
         leak_threshold: float = 30.0,
@@ -102,6 +109,7 @@ class ConnectionManager:
         self.slow_threshold_ms = slow_threshold_ms
         self.migration_probe = migration_probe
         self._session_options = {"expire_on_commit": False, **(session_options or {})}
+        self._entry_config = config
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
@@ -121,6 +129,29 @@ class ConnectionManager:
     def __repr__(self) -> str:
         target = self._config.masked_url if self._config else "not initialized"
         return f"ConnectionManager({target!r}, checked_out={self.connection_count})"
+
+    async def __aenter__(self) -> Self:
+        """Initialize on the configuration given to the constructor, unless already initialized.
+
+        Raises:
+            ManagerStateError: No configuration was given and the manager is not
+                initialized.
+            DatabaseUnavailableError: The database did not answer; nothing is left open.
+        """
+        if self._entry_config is not None:
+            await self.initialize(self._entry_config)
+        elif not self.is_initialized:
+            raise ManagerStateError(
+                "was entered with no configuration to initialize on",
+                variable="ConnectionManager",
+                remedy="pass one, as in ConnectionManager(settings.database), "
+                "or await initialize(config) before the async with",
+            )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Dispose the manager, whether the block returned or raised."""
+        await self.dispose()
 
     async def initialize(self, config: DatabaseConfig, *, retry_for: float = 0.0) -> None:
         """Build the engine and prove the database answers.

@@ -149,6 +149,73 @@ class TestInitialize:
         assert attempts >= 3
 
 
+class TestAsyncWith:
+    async def test_initializes_then_disposes(self, database_config: DatabaseConfig) -> None:
+        """``async with ConnectionManager(config)`` opens the pool for the block and closes it."""
+        async with ConnectionManager(database_config) as manager:
+            async with manager.session() as session:
+                assert (await session.execute(_SELECT_ONE)).scalar_one() == 1
+            inside = (manager.is_initialized, manager.config)
+        assert inside == (True, database_config)
+        assert not manager.is_initialized
+        with pytest.raises(ManagerStateError, match="has been disposed"):
+            _ = manager.engine
+
+    async def test_disposes_when_the_block_raises(
+        self, postgres_server: PostgresServer, database_config: DatabaseConfig
+    ) -> None:
+        """An error in the block propagates, and the pool is closed, its server connection gone."""
+        config = unique(database_config)
+        manager = ConnectionManager(config)
+        states: list[str] = []
+
+        async def block() -> None:
+            async with manager:
+                async with manager.session() as session:
+                    await session.execute(_SELECT_ONE)
+                states.extend(await backend_states(postgres_server, config))
+                raise LookupError("from the block")
+
+        with pytest.raises(LookupError, match="from the block"):
+            await block()
+        assert states == ["idle"]
+        assert not manager.is_initialized
+
+        async def gone() -> bool:
+            return await backend_states(postgres_server, config) == []
+
+        assert await eventually(gone)
+
+    async def test_unreachable_database_raises_on_entry(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A database that does not answer fails the entry, and the block never runs."""
+        config = database_config.model_copy(update={"host": "127.0.0.1", "port": free_port()})
+        entered = False
+        with pytest.raises(DatabaseUnavailableError, match="cannot connect"):
+            async with ConnectionManager(config):
+                entered = True
+        assert not entered
+
+    async def test_initialized_manager_without_configuration(
+        self, database_config: DatabaseConfig
+    ) -> None:
+        """A manager initialized beforehand (with retry_for) is entered as is, then disposed."""
+        manager = ConnectionManager()
+        await manager.initialize(database_config, retry_for=1)
+        engine = manager.engine
+        async with manager as entered:
+            assert entered is manager
+            assert manager.engine is engine
+        assert not manager.is_initialized
+
+    async def test_no_configuration_at_all_is_refused(self) -> None:
+        """Entering a manager with no configuration and not initialized says how to give one."""
+        with pytest.raises(ManagerStateError, match=r"ConnectionManager\(settings.database\)"):
+            async with ConnectionManager():
+                pass
+
+
 class TestState:
     async def test_nothing_works_before_initialize(self) -> None:
         """Before initialize, sessions, the engine and the pool refuse with 'not initialized'."""

@@ -141,3 +141,13 @@ class TestApiPage:
             names = re.findall(r"^- `(\w+)`", body, flags=re.M)
             module = importlib.import_module(module_name)
             assert sorted(names) == sorted(module.__all__), module_name
+
+    def test_reference_renders_each_documented_module(self) -> None:
+        """The generated API reference renders every module docs/api.md lists, in its order."""
+        import re
+        from pathlib import Path
+
+        docs = Path(__file__).resolve().parents[1] / "docs"
+        listed = re.findall(r"^## `([\w.]+)`$", (docs / "api.md").read_text("utf-8"), flags=re.M)
+        rendered = re.findall(r"^::: ([\w.]+)$", (docs / "reference.md").read_text("utf-8"), re.M)
+        assert rendered == listed

@@ -46,3 +46,19 @@ def test_try_it_has_exactly_two_commands() -> None:
     section = readme.split("## Try it", 1)[1]
     commands = re.findall(r"```console\n(.*?)\n```", section, re.S)
     assert [c.rsplit(" ", 1)[-1] for c in commands] == ["demo", "tests"]
+
+
+_SITE = "https://agentifui.github.io/agentifui-config/"
+
+
+def test_links_are_absolute_and_reach_a_docs_page() -> None:
+    """Each link is absolute, for a package index, and each into the docs site has its page."""
+    readme = _README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)]+)\)", readme)
+    assert targets, "README.md links nowhere"
+    assert [t for t in targets if not t.startswith("https://")] == []
+    docs = _README.parent / "docs"
+    for target in targets:
+        if target.startswith(_SITE):
+            page = target.removeprefix(_SITE).strip("/").split("#")[0] or "index"
+            assert (docs / f"{page}.md").is_file(), target

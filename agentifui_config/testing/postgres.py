@@ -2,11 +2,12 @@
 
 A test run gets its server from ``AGENTIFUI_TEST_DATABASE_URL`` when that is
 set (any ``postgresql://`` URL; its database is the admin database new
-databases are created from), or else starts a throwaway PostgreSQL from the
-``pgserver`` package (extra ``embedded``) in a temporary directory, and removes
-it at the end. On that server it creates databases named
-``agentifui_test_<hex>``, and drops only databases named so: nothing else on a
-developer's server is touched.
+databases are created from), or else starts a throwaway PostgreSQL in a
+temporary directory, and removes it at the end: from the ``pgserver`` package
+(extra ``embedded``, Python 3.11 and 3.12) when it is installed, or else from
+the machine's own PostgreSQL server binaries (``initdb``, ``pg_ctl``), on any
+Python. On that server it creates databases named ``agentifui_test_<hex>``, and
+drops only databases named so: nothing else on a developer's server is touched.
 
 Example:
     >>> with postgres_server() as server, temporary_database(server) as config:  # doctest: +SKIP
@@ -34,7 +35,12 @@ from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.failures import DatabaseUnavailableError
 from agentifui_config.secrecy import scrub_config
-from agentifui_config.testing._embedded import EmbeddedPostgres, EmbeddedStartError, StopMode
+from agentifui_config.testing._embedded import (
+    EmbeddedPostgres,
+    EmbeddedStartError,
+    NoEmbeddedServerError,
+    StopMode,
+)
 from agentifui_config.testing._loop import run_coroutine
 
 if TYPE_CHECKING:
@@ -59,13 +65,19 @@ URL_VARIABLE: Final = "AGENTIFUI_TEST_DATABASE_URL"
 DATABASE_PREFIX: Final = "agentifui_test_"
 """The prefix of every database created here; only databases named so are ever dropped."""
 
+# What starts a throwaway server, and where each way works.
+_THROWAWAY: Final = (
+    "pip install 'agentifui-config[embedded]' (pgserver, on Python 3.11 and 3.12), "
+    "or install PostgreSQL's server binaries initdb and pg_ctl (any Python; "
+    "found through pg_config, PATH or /usr/lib/postgresql/*/bin)"
+)
 _REMEDY: Final = (
     f"set {URL_VARIABLE}=postgresql://user@host:5432/postgres to use a server you run, "
-    "or pip install 'agentifui-config[embedded]' to start a throwaway one"
+    f"or, to start a throwaway one, {_THROWAWAY}"
 )
 _URL_REMEDY: Final = (
-    "start that server or correct the URL, or unset the variable to start a throwaway server "
-    "(pip install 'agentifui-config[embedded]')"
+    "start that server or correct the URL, or unset the variable and, to start a throwaway "
+    f"server, {_THROWAWAY}"
 )
 _MIN_SERVER_VERSION: Final = 13  # DROP DATABASE ... WITH (FORCE)
 _MAX_IDENTIFIER_BYTES: Final = 63  # PostgreSQL silently truncates longer names
@@ -177,8 +189,8 @@ class PostgresServer:
             raise PostgresUnavailableError(
                 f"names a server not started here, so {action}() cannot control it",
                 variable=URL_VARIABLE,
-                remedy="unset it to run this against a throwaway embedded server "
-                "(pip install 'agentifui-config[embedded]'), or skip when not server.embedded",
+                remedy="skip when not server.embedded, or unset it and, to run this against a "
+                f"throwaway embedded server, {_THROWAWAY}",
             )
         return self._embedded
 
@@ -196,14 +208,15 @@ def start_server() -> PostgresServer:
     """Provide the PostgreSQL server for a test run; the caller must ``close()`` it.
 
     ``AGENTIFUI_TEST_DATABASE_URL`` wins when set and not empty; otherwise a
-    throwaway server starts from ``pgserver`` in a temporary directory,
-    listening on a free port of 127.0.0.1 and on a unix socket.
+    throwaway server starts in a temporary directory, from ``pgserver`` or else
+    from the machine's PostgreSQL server binaries, listening on a free port of
+    127.0.0.1 and on a unix socket.
 
     Raises:
         PostgresUnavailableError: The URL is malformed or its server cannot be
-            reached, or, without the URL, pgserver is missing or failed to start,
-            or the server is older than PostgreSQL 13; the message never shows a
-            password.
+            reached, or, without the URL, neither pgserver nor the server
+            binaries are there or the server failed to start, or the server is
+            older than PostgreSQL 13; the message never shows a password.
     """
     url = _RunEnvironment().database_url
     if url is not None and url.get_secret_value().strip():
@@ -379,15 +392,15 @@ async def _server_version(config: DatabaseConfig) -> int:
 def _start_embedded() -> EmbeddedPostgres:
     try:
         return EmbeddedPostgres.start_new()
-    except ImportError as exc:
+    except NoEmbeddedServerError as exc:
         raise PostgresUnavailableError(
-            f"is not set and pgserver cannot be imported ({exc})",
+            f"is not set, {exc}",
             variable=URL_VARIABLE,
             remedy=_REMEDY,
         ) from None
     except EmbeddedStartError as exc:
         raise PostgresUnavailableError(
-            f"is not set and the embedded PostgreSQL (pgserver) failed to start: {exc}",
+            f"is not set, and the embedded PostgreSQL failed to start: {exc}",
             variable=URL_VARIABLE,
             remedy=_REMEDY,
         ) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentifui_config import ConfigurationError, DatabaseConfig, testing
-from agentifui_config.testing import postgres
+from agentifui_config.testing import _embedded, postgres
 from agentifui_config.testing.postgres import (
     DATABASE_PREFIX,
     URL_VARIABLE,
@@ -50,9 +51,33 @@ def _without_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(URL_VARIABLE, raising=False)
 
 
-needs_pgserver = pytest.mark.skipif(
-    importlib.util.find_spec("pgserver") is None, reason="pgserver (extra embedded) not installed"
-)
+def _hide_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make both routes to a throwaway server unavailable: no pgserver, no server binaries."""
+    monkeypatch.setitem(sys.modules, "pgserver", None)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(_embedded, "_VERSIONED_BINDIRS", str(tmp_path / "*" / "bin"))
+
+
+def _fake_bindir(directory: Path, initdb: str = "exit 0") -> Path:
+    """A directory holding executable initdb and pg_ctl scripts; initdb runs *initdb*."""
+    directory.mkdir(parents=True)
+    for tool, body in (("initdb", initdb), ("pg_ctl", "exit 0")):
+        (directory / tool).write_text(f"#!/bin/sh\n{body}\n")
+        (directory / tool).chmod(0o755)
+    return directory
+
+
+@pytest.fixture(params=["pgserver", "binaries"])
+def embedded_route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each route to a throwaway server in turn: pgserver, then the machine's binaries."""
+    if request.param == "pgserver" and importlib.util.find_spec("pgserver") is None:
+        pytest.skip("pgserver (extra embedded) not installed")
+    if request.param == "binaries":
+        if _embedded.find_bindir() is None:
+            pytest.skip("no PostgreSQL server binaries on this machine")
+        monkeypatch.setitem(sys.modules, "pgserver", None)
+    _without_url(monkeypatch)
+    return str(request.param)
 
 
 class TestRunDatabase:
@@ -216,22 +241,50 @@ class TestStartServer:
         assert "app:**********@127.0.0.1:1" in str(info.value)
         assert "hunter2" not in str(info.value)
 
-    def test_neither_server_available(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Without the variable and without pgserver, the error says how to get a server."""
+    def test_neither_server_available(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Without the variable, pgserver or server binaries, the error says what works where."""
         _without_url(monkeypatch)
-        monkeypatch.setitem(sys.modules, "pgserver", None)
+        _hide_embedded(monkeypatch, tmp_path)
         with pytest.raises(PostgresUnavailableError, match=_NO_SERVER) as info:
             start_server()
         message = str(info.value)
-        assert message.startswith(f"{URL_VARIABLE}: is not set and pgserver cannot be imported")
+        assert message.startswith(f"{URL_VARIABLE}: is not set, pgserver cannot be imported")
+        assert "no PostgreSQL server binaries (initdb, pg_ctl) were found" in message
         assert f"set {URL_VARIABLE}=postgresql://user@host:5432/postgres" in message
+        assert "(pgserver, on Python 3.11 and 3.12)" in message
+        assert "initdb and pg_ctl (any Python;" in message
 
-    def test_empty_variable_counts_as_unset(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_empty_variable_counts_as_unset(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
         """An empty AGENTIFUI_TEST_DATABASE_URL falls back to the embedded server."""
         monkeypatch.setenv(URL_VARIABLE, " ")
-        monkeypatch.setitem(sys.modules, "pgserver", None)
-        with pytest.raises(PostgresUnavailableError, match="is not set and pgserver"):
+        _hide_embedded(monkeypatch, tmp_path)
+        with pytest.raises(PostgresUnavailableError, match="is not set, pgserver"):
             start_server()
+
+    def test_binaries_start_failure_is_reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Server binaries that fail give their own error text and leave no directory."""
+        # Not under tmp_path: run as root, the binaries run as another user, who
+        # must be able to reach them and the server's directory.
+        base = Path(tempfile.mkdtemp())
+        try:
+            base.chmod(0o755)
+            bindir = _fake_bindir(base / "bin", initdb="echo 'initdb: disk full' >&2; exit 1")
+            (base / "tmp").mkdir(mode=0o777)
+            _without_url(monkeypatch)
+            _hide_embedded(monkeypatch, base)
+            monkeypatch.setenv("PATH", str(bindir))
+            monkeypatch.setattr(tempfile, "tempdir", str(base / "tmp"))
+            with pytest.raises(PostgresUnavailableError, match="failed to start") as info:
+                start_server()
+            assert f"{bindir}: CalledProcessError" in str(info.value)
+            assert "initdb: disk full" in str(info.value)
+            assert list((base / "tmp").iterdir()) == []
+        finally:
+            shutil.rmtree(base)
 
     def test_embedded_start_failure_is_reported(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -254,8 +307,35 @@ class TestStartServer:
         assert list(tmp_path.iterdir()) == []
 
 
-@needs_pgserver
+class TestFindBindir:
+    def test_path_is_searched_without_pg_config(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Without pg_config, the directory of the initdb on PATH is the one."""
+        bindir = _fake_bindir(tmp_path / "bin")
+        monkeypatch.setattr(_embedded, "_VERSIONED_BINDIRS", str(tmp_path / "none" / "*"))
+        monkeypatch.setenv("PATH", str(bindir))
+        assert _embedded.find_bindir() == bindir
+
+    def test_newest_versioned_directory_wins(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Off PATH, the newest /usr/lib/postgresql/<major>/bin is taken, by number not text."""
+        for major in ("9", "16", "13"):
+            _fake_bindir(tmp_path / major / "bin")
+        (tmp_path / "17" / "bin").mkdir(parents=True)  # client tools only: no initdb
+        monkeypatch.setattr(_embedded, "_VERSIONED_BINDIRS", str(tmp_path / "*" / "bin"))
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert _embedded.find_bindir() == tmp_path / "16" / "bin"
+
+    def test_none_without_binaries(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """No pg_config, no initdb on PATH and no versioned directory: nothing is found."""
+        _hide_embedded(monkeypatch, tmp_path)
+        assert _embedded.find_bindir() is None
+
+
 @pytest.mark.database
+@pytest.mark.usefixtures("embedded_route")
 class TestEmbeddedServer:
     @pytest.mark.asyncio
     async def test_starts_stops_and_restarts(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,7 +347,7 @@ class TestEmbeddedServer:
             assert server.socket_dir is not None
             assert server.data_dir is not None
             async with asyncpg_connection(server.admin) as connection:
-                assert connection.get_server_version().major >= 16
+                assert connection.get_server_version().major >= 13
             async with asyncpg_connection(server.admin, host=str(server.socket_dir)) as connection:
                 assert await connection.fetchval("SELECT 1") == 1
             server.stop()
