@@ -1,4 +1,4 @@
-"""Tests for host lists: read replicas (``DB_READ_HOSTS``) and a multi-host primary (``DB_HOST``)."""
+"""Tests for host lists: read replicas (``DB_READ_HOSTS``) and a multi-host ``DB_HOST``."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ class TestReadHosts:
         ],
     )
     @pytest.mark.usefixtures("clean_env")
-    def test_refused_at_load(self, monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    def test_refused_at_load(
+        self, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+    ) -> None:
         """A bad replica is reported under DB_READ_HOSTS, like a bad DB_HOST."""
         monkeypatch.setenv("DB_READ_HOSTS", value)
         with pytest.raises(ConfigurationError, match=f"DB_READ_HOSTS: {message}"):
