@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
 from agentifui_config.errors import ConfigurationError
+from agentifui_config.failover import invalidate_on_demotion
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
             options.pop(key)
     engine = create_async_engine(config.sqlalchemy_url, **options)
     event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
+    invalidate_on_demotion(engine)
     return engine
 
 
