@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
@@ -33,6 +34,7 @@ from agentifui_config.health import (
     MigrationStatus,
 )
 from agentifui_config.probing import HealthCheck
+from agentifui_config.replicas import ReadRouter, TargetHealth, session_classes
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
@@ -58,6 +60,9 @@ _NO_POOL: Final = ConnectionPoolInfo(
     invalid_connections=0,
     active_connections=0,
 )
+
+# What get_metrics() reports for reads before initialize and after dispose.
+_NO_READS: Final = {"reads_to_replicas": 0, "reads_to_primary": 0}
 
 MigrationProbe = Callable[["ConnectionManager"], Awaitable[MigrationStatus]]
 """Reports the migration status of a manager's database for its health check."""
@@ -101,6 +106,7 @@ class ConnectionManager:
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
+        self._reads: tuple[ReadRouter, async_sessionmaker[AsyncSession]] | None = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._tracker = CheckoutTracker(leak_threshold)
@@ -153,7 +159,16 @@ class ConnectionManager:
                 await engine.dispose()
                 raise
             self._config, self._engine = config, engine
-            self._factory = async_sessionmaker(engine, **self._session_options)
+            self._open_sessions(config, engine)
+
+    def _open_sessions(self, config: DatabaseConfig, engine: AsyncEngine) -> None:
+        """The session factories: the primary's, and the reads' routed by a :class:`ReadRouter`."""
+        router = ReadRouter(config, engine, self._scrub)
+        base = self._session_options.get("sync_session_class", Session)
+        writes, reads = session_classes(router, base)
+        options = {**self._session_options, "sync_session_class": writes}
+        self._factory = async_sessionmaker(engine, **options)
+        self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
 
     @property
     def is_initialized(self) -> bool:
@@ -206,7 +221,53 @@ class ConnectionManager:
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        session = self.session_factory()
+        async with self._lent(self.session_factory()) as session:
+            yield session
+
+    async def get_read_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a read-only session on a healthy replica, or on the primary.
+
+        Each transaction goes to the next replica in rotation (round robin);
+        when none is configured or none answered the last check within
+        ``DB_READ_CHECK_TIMEOUT``, or once a session of this manager has
+        committed in the current context (read-your-writes), to the primary.
+        Transactions are read-only: a write is refused by the server. Usable as
+        a FastAPI dependency, released like :meth:`get_session`.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        if self._reads is None:
+            raise self._state_error()
+        router, factory = self._reads
+        await router.refresh()
+        async with self._lent(factory()) as session:
+            yield session
+
+    def read_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """The same as :meth:`get_read_session`, as ``async with manager.read_session() as s:``.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        return contextlib.asynccontextmanager(self.get_read_session)()
+
+    async def target_health(self, timeout: float = 5.0) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+        """Check the primary and each read replica at once, within *timeout* seconds; never raises.
+
+        Returns:
+            The primary's :class:`TargetHealth`, then each replica's (reachable,
+            latency, replication lag in bytes and seconds, in rotation or not);
+            empty before initialize. A replica found lagging or unreachable
+            leaves the read rotation until a later check finds it well.
+        """
+        if self._reads is None:
+            return ()
+        return await self._reads[0].check(timeout)
+
+    @contextlib.asynccontextmanager
+    async def _lent(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """Lend *session*: roll back on error and always give the connection back."""
         self._counters["sessions_opened"] += 1
         failed = False
         try:
@@ -289,6 +350,7 @@ class ConnectionManager:
             are zero before initialize.
         """
         pool = (self.pool_status if self._engine is not None else _NO_POOL).to_dict()
+        reads = self._reads[0].metrics() if self._reads is not None else _NO_READS
         self._tracker.report_leaks()
         return {
             **pool,
@@ -298,6 +360,7 @@ class ConnectionManager:
             "connections_invalidated": self._tracker.invalidated,
             "longest_checkout_seconds": self._tracker.longest_held(),
             "suspected_leaks": self._tracker.suspected_leaks,
+            **reads,
         }
 
     async def health_check(self, timeout: float = 5.0) -> DatabaseHealthInfo:  # noqa: ASYNC109
@@ -333,14 +396,14 @@ class ConnectionManager:
         went away), they are cut. Calling it again, or before initialize, does nothing.
         """
         async with self._lock:
-            engine, side = self._engine, self._health.take_side_engine()
+            engine, side, reads = self._engine, self._health.take_side_engine(), self._reads
             if engine is None:
                 return
             deadline = time.monotonic() + grace
             await _drain(engine.sync_engine.pool, deadline)
             if self._closing:
                 await asyncio.wait(set(self._closing), timeout=max(deadline - time.monotonic(), 0))
-            self._engine = self._factory = None
+            self._engine = self._factory = self._reads = None
             # engine.dispose() closes idle connections only; one still lent out
             # would go back to the discarded pool later and stay open there.
             if closed := self._tracker.close_checked_out():
@@ -356,6 +419,8 @@ class ConnectionManager:
                 self._tracker.detach()
                 if side is not None:
                     await side.dispose()
+                if reads is not None:
+                    await reads[0].dispose()
 
     async def _close_idle(self, engine: AsyncEngine) -> None:
         """Close the pool's idle connections, cutting them if the server does not answer."""
