@@ -17,12 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-)
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
@@ -34,10 +28,15 @@ from agentifui_config.health import (
     MigrationStatus,
 )
 from agentifui_config.probing import HealthCheck
-from agentifui_config.replicas import ReadRouter, TargetHealth, session_classes
+from agentifui_config.replicas import ReadSessions
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import (
+        AsyncEngine,
+        AsyncSession,
+        async_sessionmaker,
+    )
     from sqlalchemy.pool import Pool
 
     from agentifui_config.database import DatabaseConfig
@@ -61,9 +60,6 @@ _NO_POOL: Final = ConnectionPoolInfo(
     active_connections=0,
 )
 
-# What get_metrics() reports for reads before initialize and after dispose.
-_NO_READS: Final = {"reads_to_replicas": 0, "reads_to_primary": 0}
-
 MigrationProbe = Callable[["ConnectionManager"], Awaitable[MigrationStatus]]
 """Reports the migration status of a manager's database for its health check."""
 
@@ -72,7 +68,7 @@ class ManagerStateError(ConfigurationError):
     """The manager was used before :meth:`ConnectionManager.initialize` or after dispose."""
 
 
-class ConnectionManager:
+class ConnectionManager(ReadSessions):
     """Owns an async engine and its pool for one database.
 
     Args:
@@ -106,7 +102,7 @@ class ConnectionManager:
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
-        self._reads: tuple[ReadRouter, async_sessionmaker[AsyncSession]] | None = None
+        self._reads = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._tracker = CheckoutTracker(leak_threshold)
@@ -159,16 +155,7 @@ class ConnectionManager:
                 await engine.dispose()
                 raise
             self._config, self._engine = config, engine
-            self._open_sessions(config, engine)
-
-    def _open_sessions(self, config: DatabaseConfig, engine: AsyncEngine) -> None:
-        """The session factories: the primary's, and the reads' routed by a :class:`ReadRouter`."""
-        router = ReadRouter(config, engine, self._scrub)
-        base = self._session_options.get("sync_session_class", Session)
-        writes, reads = session_classes(router, base)
-        options = {**self._session_options, "sync_session_class": writes}
-        self._factory = async_sessionmaker(engine, **options)
-        self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
+            self._factory = self._open_reads(config, engine, self._session_options)
 
     @property
     def is_initialized(self) -> bool:
@@ -223,47 +210,6 @@ class ConnectionManager:
         """
         async with self._lent(self.session_factory()) as session:
             yield session
-
-    async def get_read_session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a read-only session on a healthy replica, or on the primary.
-
-        Each transaction goes to the next replica in rotation (round robin);
-        when none is configured or none answered the last check within
-        ``DB_READ_CHECK_TIMEOUT``, or once a session of this manager has
-        committed in the current context (read-your-writes), to the primary.
-        Transactions are read-only: a write is refused by the server. Usable as
-        a FastAPI dependency, released like :meth:`get_session`.
-
-        Raises:
-            ManagerStateError: Before initialize or after dispose.
-        """
-        if self._reads is None:
-            raise self._state_error()
-        router, factory = self._reads
-        await router.refresh()
-        async with self._lent(factory()) as session:
-            yield session
-
-    def read_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
-        """The same as :meth:`get_read_session`, as ``async with manager.read_session() as s:``.
-
-        Raises:
-            ManagerStateError: Before initialize or after dispose.
-        """
-        return contextlib.asynccontextmanager(self.get_read_session)()
-
-    async def target_health(self, timeout: float = 5.0) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
-        """Check the primary and each read replica at once, within *timeout* seconds; never raises.
-
-        Returns:
-            The primary's :class:`TargetHealth`, then each replica's (reachable,
-            latency, replication lag in bytes and seconds, in rotation or not);
-            empty before initialize. A replica found lagging or unreachable
-            leaves the read rotation until a later check finds it well.
-        """
-        if self._reads is None:
-            return ()
-        return await self._reads[0].check(timeout)
 
     @contextlib.asynccontextmanager
     async def _lent(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
@@ -350,7 +296,7 @@ class ConnectionManager:
             are zero before initialize.
         """
         pool = (self.pool_status if self._engine is not None else _NO_POOL).to_dict()
-        reads = self._reads[0].metrics() if self._reads is not None else _NO_READS
+        reads = self._read_metrics()
         self._tracker.report_leaks()
         return {
             **pool,
