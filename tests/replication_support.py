@@ -14,7 +14,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg
+from connection_support import free_port
 
 from agentifui_config import DatabaseConfig
 
@@ -67,13 +67,6 @@ def _has_user(name: str) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Node:
     """One server: its data directory, port and whether it runs."""
 
@@ -81,7 +74,7 @@ class Node:
         self.bindir = bindir
         self.root = root
         self.data = root / name
-        self.port = _free_port()
+        self.port = free_port()
         self.running = False
 
     def run(self, tool: str, *args: str) -> None:
@@ -199,3 +192,9 @@ def cluster(standbys: int) -> Iterator[Cluster]:
         yield made
     finally:
         made.close()
+
+
+def running(standbys: int) -> Iterator[Cluster]:
+    """:func:`cluster` for a fixture to ``yield from``."""
+    with cluster(standbys) as made:
+        yield made

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 import sqlalchemy.exc
-from replication_support import Cluster, cluster
+from replication_support import Cluster, running
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, DatabaseConfig
@@ -25,8 +25,7 @@ _PID = text("SELECT pg_backend_pid()")
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Cluster]:
     """A primary and one streaming standby, for this module."""
-    with cluster(standbys=1) as made:
-        yield made
+    yield from running(standbys=1)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

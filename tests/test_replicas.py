@@ -7,7 +7,6 @@ They run against a primary and two streaming standbys the suite starts itself
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,8 +14,9 @@ import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy.exc
+from connection_support import managed
 from fastapi import FastAPI
-from replication_support import Cluster, cluster
+from replication_support import Cluster, running
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, DatabaseConfig
@@ -32,8 +32,7 @@ _WHERE = text("SELECT inet_server_port(), pg_is_in_recovery()")
 @pytest.fixture(scope="session")
 def replication() -> Iterator[Cluster]:
     """A primary with two streaming standbys, for the whole test session."""
-    with cluster(standbys=2) as made:
-        yield made
+    yield from running(standbys=2)
 
 
 def _config(replication: Cluster, **fields: Any) -> DatabaseConfig:
@@ -42,16 +41,6 @@ def _config(replication: Cluster, **fields: Any) -> DatabaseConfig:
     return DatabaseConfig(
         **{**replication.primary.config.model_dump(), "read_hosts": reads, **fields}
     )
-
-
-@contextlib.asynccontextmanager
-async def _manager(config: DatabaseConfig) -> AsyncIterator[ConnectionManager]:
-    manager = ConnectionManager()
-    await manager.initialize(config)
-    try:
-        yield manager
-    finally:
-        await manager.dispose()
 
 
 async def _where(manager: ConnectionManager) -> tuple[int, bool]:
@@ -63,7 +52,7 @@ async def _where(manager: ConnectionManager) -> tuple[int, bool]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def manager(replication: Cluster) -> AsyncIterator[ConnectionManager]:
     """A manager of the primary with both standbys as read replicas."""
-    async with _manager(_config(replication)) as made:
+    async with managed(_config(replication)) as made:
         yield made
 
 
@@ -87,7 +76,7 @@ class TestRouting:
 
     async def test_primary_reads_are_read_only(self, replication: Cluster) -> None:
         """Without replicas, reads go to the primary in read-only transactions; its pool stays."""
-        async with _manager(replication.primary.config) as manager:
+        async with managed(replication.primary.config) as manager:
             async with manager.session() as session:
                 pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             async with manager.read_session() as session:
@@ -102,7 +91,7 @@ class TestRouting:
     async def test_falls_back_to_the_primary(self, replication: Cluster) -> None:
         """When no replica answers within the check budget, reads go to the primary."""
         config = _config(replication, read_hosts="127.0.0.1:1", read_check_timeout=0.5)
-        async with _manager(config) as manager:
+        async with managed(config) as manager:
             port, standby = await asyncio.wait_for(_where(manager), 5)
             (primary, replica) = await manager.target_health(2.0)
         assert (port, standby) == (replication.primary.port, False)
@@ -178,7 +167,7 @@ class TestHealth:
         """A replica whose replay is paused past the lag limit gets no reads until it catches up."""
         first, second = replication.standbys
         config = _config(replication, read_max_lag_seconds=0.5)
-        async with _manager(config) as manager:
+        async with managed(config) as manager:
             await replication.primary.fetchval("CREATE TABLE IF NOT EXISTS lag (a int)")
             await replication.caught_up(first)
             await first.fetchval("SELECT pg_wal_replay_pause()")
@@ -213,7 +202,7 @@ class TestHealth:
     async def test_no_secret_in_unreachable_reason(self, replication: Cluster) -> None:
         """A replica's error is reported without the shared password."""
         config = _config(replication, password="s3cret-pw", read_hosts="127.0.0.1:1")
-        async with _manager(config) as manager:
+        async with managed(config) as manager:
             report = await manager.target_health(2.0)
         assert report[1].error is not None
         assert all("s3cret-pw" not in repr(t) for t in report)
