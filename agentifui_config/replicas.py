@@ -34,7 +34,7 @@ from agentifui_config.engine import create_engine_for
 from agentifui_config.probing import within
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Engine, ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from agentifui_config.database import DatabaseConfig
@@ -120,6 +120,8 @@ class ReadRouter:
         self._primary = primary.execution_options(**_READONLY)
         self._scrub = scrub
         self._targets = [_target(n, cfg) for n, cfg in enumerate(config.read_targets, 1)]
+        for target in self._targets:
+            event.listen(target.engine.sync_engine, "handle_error", self._on_error(target))
         self._turn = itertools.count()
         self._checked_at = -math.inf
         self._check: asyncio.Task[tuple[TargetHealth, ...]] | None = None
@@ -198,6 +200,20 @@ class ReadRouter:
             lag_seconds=round(lag_seconds, 3),
             error=f"lags {lag_seconds:.1f} s behind (limit {limit:g} s)" if lagging else None,
         )
+
+    def _on_error(self, target: _Target) -> Callable[[ExceptionContext], None]:
+        """A replica that cannot be connected to, or drops its connection, leaves the rotation.
+
+        Until the next check, which the next read session then runs at once.
+        """
+
+        def lost(context: ExceptionContext) -> None:
+            if context.is_disconnect or context.connection is None:
+                error = context.original_exception
+                target.health = self._unreachable(target.name, target.config, error)
+                self._checked_at = -math.inf
+
+        return lost
 
     def _unreachable(self, name: str, config: DatabaseConfig, error: BaseException) -> TargetHealth:
         if isinstance(error, TimeoutError):

@@ -99,6 +99,26 @@ class TestRouting:
         assert replica.in_rotation is False
         assert primary.reachable is True
 
+    async def test_lost_replica_leaves_the_rotation(self, replication: Cluster) -> None:
+        """A replica that goes away between checks fails one read at most, then gets none."""
+        doomed = replication.add_standby()
+        first = replication.standbys[0]
+        config = _config(replication, read_hosts=f"127.0.0.1:{doomed.port},127.0.0.1:{first.port}")
+        async with managed(config) as manager:
+            assert {(await _where(manager))[0] for _ in range(2)} == {doomed.port, first.port}
+            doomed.stop("immediate")
+            replication.standbys.remove(doomed)
+            outcomes: list[int | None] = []
+            for _ in range(4):
+                try:
+                    outcomes.append((await _where(manager))[0])
+                except (sqlalchemy.exc.DBAPIError, OSError):
+                    outcomes.append(None)
+            (_, lost, _) = await manager.target_health(2.0)
+        assert outcomes.count(None) <= 1
+        assert outcomes[-2:] == [first.port, first.port]
+        assert lost.reachable is False
+
 
 class TestReadYourWrites:
     async def test_reads_after_a_commit_go_to_the_primary(
