@@ -60,6 +60,16 @@ class TestDemotionInvalidatesThePool:
             port = (await session.execute(text("SELECT inet_server_port()"))).scalar_one()
         assert port == pair.primary.port
 
+    async def test_reads_prefer_the_standby(
+        self, manager: ConnectionManager, pair: Cluster
+    ) -> None:
+        """Without DB_READ_HOSTS, read sessions of a multi-host primary go to its standby."""
+        async with manager.read_session() as session:
+            port, standby = (
+                await session.execute(text("SELECT inet_server_port(), pg_is_in_recovery()"))
+            ).one()
+        assert (port, standby) == (pair.standbys[0].port, True)
+
     async def test_admin_shutdown_drops_every_connection(
         self, manager: ConnectionManager, pair: Cluster
     ) -> None:
