@@ -136,9 +136,6 @@ class DatabaseConfig(BaseModel):
     pgbouncer: bool = Field(
         False, description="Connections go through PgBouncer in transaction mode."
     )
-    options: dict[str, str] = Field(
-        default_factory=dict, description="Further URL query options, passed to the driver."
-    )
     read_hosts: tuple[str, ...] = Field(
         (),
         description="Read replicas as host[:port],...; they share the user, password, "
@@ -155,6 +152,9 @@ class DatabaseConfig(BaseModel):
         gt=0,
         description="Seconds the replicas have to answer a health check before reads "
         "go to the primary.",
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Further URL query options, passed to the driver."
     )
 
     @field_validator("command_timeout", "read_max_lag_seconds", mode="before")
