@@ -125,7 +125,8 @@ async def wait_until_ready(
 def _unavailable(
     config: DatabaseConfig, error: BaseException, attempts: int
 ) -> DatabaseUnavailableError:
-    where = f"{config.host}:{config.port}/{config.database} as {config.username}"
+    hosts = ",".join(f"{host}:{port}" for host, port in config.hosts)  # each with its port
+    where = f"{hosts}/{config.database} as {config.username}"
     cause = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
     cause = scrub_config(cause, config)
     return DatabaseUnavailableError(

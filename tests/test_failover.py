@@ -16,6 +16,7 @@ from replication_support import Cluster, running
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, DatabaseConfig
+from agentifui_config.engine import DatabaseUnavailableError
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -127,6 +128,15 @@ class TestDemotionInvalidatesThePool:
         finally:
             await reads.dispose()
         assert manager.get_metrics()["connections_invalidated"] == before
+
+
+class TestNoHostAnswers:
+    async def test_error_names_each_host_with_its_port(self) -> None:
+        """When no host of the list answers, the error names each one with its own port."""
+        manager = ConnectionManager()
+        config = DatabaseConfig(host="127.0.0.1:1,127.0.0.1:2", connect_timeout=2.0)
+        with pytest.raises(DatabaseUnavailableError, match=r"to 127\.0\.0\.1:1,127\.0\.0\.1:2/"):
+            await manager.initialize(config)
 
 
 class TestPromotion:
