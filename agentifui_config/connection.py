@@ -18,11 +18,6 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-)
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.checkouts import CheckoutTracker
@@ -34,9 +29,15 @@ from agentifui_config.health import (
     MigrationStatus,
 )
 from agentifui_config.probing import HealthCheck
+from agentifui_config.replicas import ReadSessions
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import (
+        AsyncEngine,
+        AsyncSession,
+        async_sessionmaker,
+    )
     from sqlalchemy.pool import Pool
 
     from agentifui_config.database import DatabaseConfig
@@ -71,7 +72,7 @@ class ManagerStateError(AgentifuiError, RuntimeError):
     """
 
 
-class ConnectionManager:
+class ConnectionManager(ReadSessions):
     """Owns an async engine and its pool for one database.
 
     In a script or a worker, ``async with ConnectionManager(config) as manager:``
@@ -113,6 +114,7 @@ class ConnectionManager:
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
+        self._reads = None
         self._lock = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
         self._tracker = CheckoutTracker(leak_threshold)
@@ -187,7 +189,7 @@ class ConnectionManager:
                 await engine.dispose()
                 raise
             self._config, self._engine = config, engine
-            self._factory = async_sessionmaker(engine, **self._session_options)
+            self._factory = self._open_reads(config, engine, self._session_options)
 
     @property
     def is_initialized(self) -> bool:
@@ -251,8 +253,12 @@ class ConnectionManager:
         """
         return _SessionScope(self)
 
-    def _open_session(self) -> AsyncSession:
-        session = self.session_factory()
+    def _lent(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """Lend *session* (a read session, say) as :meth:`session` lends its own."""
+        return _SessionScope(self, session)
+
+    def _open_session(self, session: AsyncSession | None = None) -> AsyncSession:
+        session = self.session_factory() if session is None else session
         self._counters["sessions_opened"] += 1
         return session
 
@@ -332,6 +338,7 @@ class ConnectionManager:
             are zero before initialize.
         """
         pool = (self.pool_status if self._engine is not None else _NO_POOL).to_dict()
+        reads = self._read_metrics()
         self._tracker.report_leaks()
         return {
             **pool,
@@ -341,6 +348,7 @@ class ConnectionManager:
             "connections_invalidated": self._tracker.invalidated,
             "longest_checkout_seconds": self._tracker.longest_held(),
             "suspected_leaks": self._tracker.suspected_leaks,
+            **reads,
         }
 
     async def health_check(self, timeout: float = 5.0) -> DatabaseHealthInfo:  # noqa: ASYNC109
@@ -376,14 +384,14 @@ class ConnectionManager:
         went away), they are cut. Calling it again, or before initialize, does nothing.
         """
         async with self._lock:
-            engine, side = self._engine, self._health.take_side_engine()
+            engine, side, reads = self._engine, self._health.take_side_engine(), self._reads
             if engine is None:
                 return
             deadline = time.monotonic() + grace
             await _drain(engine.sync_engine.pool, deadline)
             if self._closing:
                 await asyncio.wait(set(self._closing), timeout=max(deadline - time.monotonic(), 0))
-            self._engine = self._factory = None
+            self._engine = self._factory = self._reads = None
             # engine.dispose() closes idle connections only; one still lent out
             # would go back to the discarded pool later and stay open there.
             if closed := self._tracker.close_checked_out():
@@ -399,6 +407,8 @@ class ConnectionManager:
                 self._tracker.detach()
                 if side is not None:
                     await side.dispose()
+                if reads is not None:
+                    await reads[0].dispose()
 
     async def _close_idle(self, engine: AsyncEngine) -> None:
         """Close the pool's idle connections, cutting them if the server does not answer."""
@@ -419,14 +429,15 @@ class ConnectionManager:
 class _SessionScope:
     """``async with manager.session()``: a plain object, no generator built per session."""
 
-    __slots__ = ("_manager", "_session")
+    __slots__ = ("_given", "_manager", "_session")
 
-    def __init__(self, manager: ConnectionManager) -> None:
+    def __init__(self, manager: ConnectionManager, session: AsyncSession | None = None) -> None:
         self._manager = manager
+        self._given = session
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> AsyncSession:
-        self._session = self._manager._open_session()
+        self._session = self._manager._open_session(self._given)
         return self._session
 
     async def __aexit__(

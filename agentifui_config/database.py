@@ -29,7 +29,12 @@ from pydantic import (
 )
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
-from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS, parse_database_url
+from agentifui_config.parsing import (
+    DEFAULT_DRIVER,
+    URL_QUERY_FIELDS,
+    parse_database_url,
+    parse_host_ports,
+)
 from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
 
 if TYPE_CHECKING:
@@ -52,6 +57,9 @@ URL_FIELDS: Final = frozenset(
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
+# The libpq/asyncpg option choosing among several hosts by their role.
+_SESSION_ATTRS: Final = "target_session_attrs"
+_PREFER: Final = "prefer-standby"
 _DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # What Kubernetes puts in DB_PORT for a Service named "db" (its docker-link variables).
 _SERVICE_LINK: Final = re.compile(r"\s*tcp://[^\s/]+:\d+\s*")
@@ -144,11 +152,28 @@ class DatabaseConfig(BaseModel):
     pgbouncer: bool = Field(
         default=False, description="Connections go through PgBouncer in transaction mode."
     )
+    read_hosts: tuple[str, ...] = Field(
+        (),
+        description="Read replicas as host[:port],...; they share the user, password, "
+        "database and settings of the primary.",
+    )
+    read_max_lag_seconds: float | None = Field(
+        30.0,
+        gt=0,
+        description="A replica further behind the primary than this is taken out of "
+        "rotation; 'none' for no bound.",
+    )
+    read_check_timeout: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds the replicas have to answer a health check before reads "
+        "go to the primary.",
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
 
-    @field_validator("command_timeout", mode="before")
+    @field_validator("command_timeout", "read_max_lag_seconds", mode="before")
     @classmethod
     def _unbounded_command_timeout(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in ("", "none"):
@@ -170,6 +195,9 @@ class DatabaseConfig(BaseModel):
     @field_validator("host")
     @classmethod
     def _check_host(cls, value: str) -> str:
+        if "," in value:
+            # Several hosts: the driver tries them in turn (failover), each with its port.
+            return ",".join(_host_entry(*pair, multi=True) for pair in parse_host_ports(value))
         host = value.strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -178,6 +206,15 @@ class DatabaseConfig(BaseModel):
         raise ValueError(
             f"{value!r} is not a host name, an IP address or an absolute socket directory"
         )
+
+    @field_validator("read_hosts", mode="before")
+    @classmethod
+    def _check_read_hosts(cls, value: object) -> object:
+        if not value or (isinstance(value, str) and not value.strip()):
+            return ()
+        if not isinstance(value, str | list | tuple):
+            return value
+        return tuple(_host_entry(*pair, multi=False) for pair in parse_host_ports(value))
 
     @field_validator("username", "database")
     @classmethod
@@ -258,6 +295,32 @@ class DatabaseConfig(BaseModel):
         return self.host.startswith("/")
 
     @property
+    def hosts(self) -> tuple[tuple[str, int], ...]:
+        """Each host of :attr:`host` with its port (:attr:`port` where it gives none)."""
+        if "," not in self.host:
+            return ((self.host, self.port),)
+        return tuple((host, port or self.port) for host, port in parse_host_ports(self.host))
+
+    @property
+    def read_targets(self) -> tuple[DatabaseConfig, ...]:
+        """The configurations reads are routed to, primary settings kept, in rotation order.
+
+        One per :attr:`read_hosts` entry; without any, a multi-host primary is
+        read with ``target_session_attrs=prefer-standby`` (a standby when one
+        answers); otherwise none, and reads go to the primary.
+        """
+        options = {k: v for k, v in self.options.items() if k != _SESSION_ATTRS}
+        if not self.read_hosts:
+            if len(self.hosts) == 1:
+                return ()
+            return (self.model_copy(update={"options": {**options, _SESSION_ATTRS: _PREFER}}),)
+        update: dict[str, Any] = {"read_hosts": (), "options": options}
+        return tuple(
+            self.model_copy(update={**update, "host": host, "port": port or self.port})
+            for host, port in parse_host_ports(self.read_hosts)
+        )
+
+    @property
     def sqlalchemy_url(self) -> URL:
         """The connection URL as a :class:`sqlalchemy.engine.URL`, password included.
 
@@ -268,8 +331,20 @@ class DatabaseConfig(BaseModel):
         """
         from sqlalchemy.engine import URL  # noqa: PLC0415 - loaded by the first URL built
 
-        query = dict(self.options)
+        query: dict[str, str | tuple[str, ...]] = dict(self.options)
         host: str | None = self.host
+        if len(hosts := self.hosts) > 1:
+            # SQLAlchemy's multi-host form, which asyncpg tries in turn; the primary
+            # pool takes only the host that accepts writes.
+            query["host"] = tuple(f"{name}:{port}" for name, port in hosts)
+            query.setdefault(_SESSION_ATTRS, "read-write")
+            return URL.create(
+                self.driver,
+                username=self.username,
+                password=self.password.get_secret_value() or None,
+                database=self.database,
+                query=query,
+            )
         if self.is_unix_socket:
             query["host"] = self.host
             host = None
@@ -326,6 +401,24 @@ def _reveals(info: SerializationInfo) -> bool:
 def _variable(loc: tuple[int | str, ...]) -> str:
     """The environment variable behind an error location inside a DatabaseConfig."""
     return DB_PREFIX + str(loc[0]).upper() if loc else "DB_*"
+
+
+def _host_entry(host: str, port: int | None, *, multi: bool) -> str:
+    """``host`` or ``host:port`` for one entry of a host list, once the host is checked.
+
+    Raises:
+        ValueError: The host is not valid, or cannot travel in a multi-host URL.
+    """
+    if not _is_valid_host(host):
+        raise ValueError(
+            f"{host!r} is not a host name, an IP address or an absolute socket directory"
+        )
+    if multi and (":" in host or host.startswith("/")):
+        # SQLAlchemy's multi-host URL splits each entry at ':' and has no socket form.
+        raise ValueError(f"{host!r}: a list of hosts takes host names and IPv4 addresses only")
+    if port is None:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _is_valid_host(host: str) -> bool:

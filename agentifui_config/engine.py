@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
+from agentifui_config.failover import invalidate_on_demotion
 from agentifui_config.failures import (
     DatabaseUnavailableError,
     database_failure,
@@ -65,6 +66,7 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
     event.listen(engine.sync_engine, "handle_error", _as_operational)
     if options["pool_pre_ping"] and config.pool_pre_ping_bypass_ms > 0:
         _bypass_recent_pings(engine, config.pool_pre_ping_bypass_ms / 1000)
+    invalidate_on_demotion(engine)
     return engine
 
 

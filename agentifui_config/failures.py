@@ -223,7 +223,8 @@ def database_failure(
         An error of the kind the table names, whose message ends with the driver's words.
     """
     kind = _kind(error)
-    where = f"{config.host}:{config.port}/{config.database} as {config.username}"
+    hosts = ",".join(f"{host}:{port}" for host, port in config.hosts)  # each with its port
+    where = f"{hosts}/{config.database} as {config.username}"
     reason = kind.message.format(user=config.username, database=config.database)
     if attempts > 1:
         reason += f" (after {attempts} attempts)"

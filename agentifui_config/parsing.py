@@ -22,6 +22,7 @@ __all__ = [
     "parse_bool",
     "parse_database_url",
     "parse_flags",
+    "parse_host_ports",
     "parse_list",
 ]
 
@@ -130,6 +131,49 @@ def parse_list(value: str | Sequence[str] | None, *, variable: str = UNNAMED) ->
             remedy='give comma-separated values a,b or a JSON array such as ["a", "b"]',
         )
     return _clean_items(items, variable)
+
+
+def parse_host_ports(
+    value: str | Sequence[str], *, variable: str = UNNAMED
+) -> list[tuple[str, int | None]]:
+    """Read hosts given as ``host[:port],...`` into ``(host, port)`` pairs.
+
+    The port is ``None`` where an entry gives none. An IPv6 address takes its
+    port after brackets (``[::1]:5433``); without brackets it has no port. A
+    JSON array of entries is read as well. The hosts themselves are checked by
+    :class:`DatabaseConfig`, not here.
+
+    Raises:
+        ConfigurationError: No host is given, or an entry's port is not 1-65535.
+    """
+    if isinstance(value, str) and not value.lstrip().startswith('["'):
+        value = value.split(",")  # "[::1]:5433,..." is a bracketed address, not JSON
+    pairs = [_host_port(item, variable) for item in parse_list(value, variable=variable)]
+    if not pairs:
+        raise ConfigurationError(
+            "names no host", variable=variable, remedy="give host[:port],host[:port],..."
+        )
+    return pairs
+
+
+def _host_port(item: str, variable: str) -> tuple[str, int | None]:
+    port_text: str | None = None
+    if item.startswith("["):
+        host, closed, rest = item[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            host = ""  # reported below as malformed
+        port_text = rest[1:] if rest else None
+    elif item.count(":") == 1:
+        host, _, port_text = item.partition(":")
+    else:
+        host = item
+    if not host.strip() or (port_text is not None and not port_text.isdecimal()):
+        raise ConfigurationError(
+            f"{_SHORT.repr(item)} is not host[:port]",
+            variable=variable,
+            remedy="give host, host:port or [ipv6]:port, comma-separated",
+        )
+    return host.strip(), None if port_text is None else _port(int(port_text), variable)
 
 
 def _json_array(text: str, variable: str) -> list[object]:
@@ -357,6 +401,10 @@ def _read_query(
 ) -> None:
     options: dict[str, str] = {}
     for key, raw in query.items():
+        if key == "host" and not isinstance(raw, str) and "host" not in parts:
+            # ?host=a:5432&host=b:5433, a multi-host URL: one host field, comma-separated.
+            parts["host"] = ",".join(raw)
+            continue
         if not isinstance(raw, str):
             raise ConfigurationError(
                 f"query option {key!r} is given more than once",

@@ -320,6 +320,8 @@ _METRIC_KEYS = {
     "last_health_check_ms",
     "connections_invalidated",
     "longest_checkout_seconds",
+    "reads_to_replicas",
+    "reads_to_primary",
     "suspected_leaks",
 }
 

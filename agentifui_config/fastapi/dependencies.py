@@ -29,10 +29,12 @@ __all__ = [
     "DATABASE_STATE",
     "SETTINGS_STATE",
     "ConnectionManagerDep",
+    "ReadSessionDep",
     "SessionDep",
     "SettingsDep",
     "TransactionDep",
     "get_connection_manager",
+    "get_read_session",
     "get_session",
     "get_settings",
     "get_transactional_session",
@@ -112,8 +114,25 @@ async def get_transactional_session(manager: ConnectionManagerDep) -> AsyncItera
             await session.commit()
 
 
+async def get_read_session(manager: ConnectionManagerDep) -> AsyncIterator[AsyncSession]:
+    """Yield one read-only session for the request, on a healthy replica or the primary.
+
+    Each transaction is routed when it starts: to the next replica in rotation,
+    or to the primary when none is healthy or once the request has committed a
+    write (read-your-writes). A write on it is refused by the server.
+
+    Raises:
+        ManagerStateError: The lifespan has not run, or has shut the pool down.
+    """
+    async with manager.read_session() as session:
+        yield session
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 """A session the handler commits, closed before the response is sent."""
 
 TransactionDep = Annotated[AsyncSession, Depends(get_transactional_session, scope="function")]
 """A session committed when the handler returns normally, before the response is sent."""
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+"""A read-only session on a replica (the primary after a write), closed before the response."""

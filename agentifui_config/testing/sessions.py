@@ -94,9 +94,10 @@ async def client_for(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Yield an ``httpx.AsyncClient`` that calls *app* with its sessions replaced by *session*.
 
-    ``get_session`` and ``get_transactional_session`` (so ``SessionDep`` and
-    ``TransactionDep``) yield *session*, so the test sees what a request
-    committed and the request sees what the test wrote. What a request leaves
+    ``get_session``, ``get_transactional_session`` and ``get_read_session`` (so
+    ``SessionDep``, ``TransactionDep`` and ``ReadSessionDep``) yield *session*,
+    so the test sees what a request committed and the request sees what the
+    test wrote. What a request leaves
     uncommitted, because its handler raised or did not commit, is rolled back
     to where the request began, as closing the real dependencies' session does.
     With *manager*, ``get_connection_manager`` returns it and the health
@@ -118,6 +119,7 @@ async def client_for(
     from agentifui_config.fastapi import (  # noqa: PLC0415
         DATABASE_STATE,
         get_connection_manager,
+        get_read_session,
         get_session,
         get_transactional_session,
     )
@@ -133,7 +135,11 @@ async def client_for(
             yield session
             await session.commit()
 
-    overrides: dict[Any, Any] = {get_session: shared, get_transactional_session: transactional}
+    overrides: dict[Any, Any] = {
+        get_session: shared,
+        get_transactional_session: transactional,
+        get_read_session: shared,  # the replicas would not see the test's uncommitted rows
+    }
     saved_state = getattr(app.state, DATABASE_STATE, _UNSET)
     if manager is not None:
         overrides[get_connection_manager] = lambda: manager

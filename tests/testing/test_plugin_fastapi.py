@@ -15,6 +15,7 @@ from agentifui_config import ConnectionManager
 from agentifui_config.fastapi import (
     DATABASE_STATE,
     get_connection_manager,
+    get_read_session,
     get_session,
     get_transactional_session,
 )
@@ -168,6 +169,20 @@ class TestClientFor:
             assert getattr(app.state, DATABASE_STATE) is manager
         assert app.dependency_overrides == {get_session: earlier}
         assert getattr(app.state, DATABASE_STATE) == "earlier"
+
+    @pytest.mark.asyncio
+    async def test_read_sessions_see_the_test_rows(
+        self, connection_manager: ConnectionManager
+    ) -> None:
+        """ReadSessionDep yields the test's session too: a replica would not see its rows."""
+        app = _app()
+        async with (
+            rolled_back_session(connection_manager.engine) as session,
+            client_for(app, session),
+        ):
+            request = app.dependency_overrides[get_read_session]()
+            assert await request.__anext__() is session
+            await request.aclose()
 
     @pytest.mark.asyncio
     async def test_without_manager_leaves_the_manager_alone(self) -> None:

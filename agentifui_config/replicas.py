@@ -1,0 +1,370 @@
+"""Routing reads to read replicas: round robin among the healthy ones, else the primary.
+
+Each replica gets an engine of its own (one pool per server, SQLAlchemy's own),
+whose sessions run ``SET TRANSACTION READ ONLY`` through SQLAlchemy's
+``postgresql_readonly`` execution option; reads that fall back to the primary
+use the same option on the primary's pool, so a write on a read session is
+refused by the server, never sent as a write. The replicas are checked at most
+every few seconds, all at once within ``DB_READ_CHECK_TIMEOUT``: a replica that
+does not answer, or lags more than ``DB_READ_MAX_LAG_SECONDS`` behind the
+primary, leaves the rotation until a later check finds it well.
+
+Read-your-writes: once a session of the manager has committed, reads in the
+same asyncio context (a FastAPI request runs in a task of its own) go to the
+primary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from agentifui_config.engine import create_engine_for
+from agentifui_config.probing import within
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine, ExceptionContext
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from agentifui_config.database import DatabaseConfig
+
+__all__ = ["ReadRouter", "ReadSessions", "TargetHealth", "session_classes"]
+
+# Seconds a check's verdict stands before a read session asks for a new one.
+_RECHECK_EVERY: Final = 5.0
+_READONLY: Final = {"postgresql_readonly": True}
+_PRIMARY_LSN: Final = text("SELECT pg_current_wal_lsn()::text")
+# Lag behind the primary's WAL position; without it, behind what the replica received.
+# A replica that has replayed everything is not lagging, however long ago the last commit.
+_REPLICA_LAG: Final = text(
+    """
+    WITH position AS (
+        SELECT pg_is_in_recovery() AS standby,
+               pg_wal_lsn_diff(
+                   COALESCE(CAST(CAST(:primary AS text) AS pg_lsn), pg_last_wal_receive_lsn()),
+                   pg_last_wal_replay_lsn()
+               ) AS behind
+    )
+    SELECT CASE WHEN standby THEN GREATEST(behind, 0)::bigint ELSE 0 END,
+           CASE WHEN NOT standby OR behind <= 0 THEN 0.0
+                ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
+           END
+    FROM position
+    """
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TargetHealth:
+    """One database server as the read router last saw it.
+
+    Attributes:
+        name: ``"primary"`` or ``"replica <n>"``, in ``DB_READ_HOSTS`` order.
+        address: ``host:port`` (never a credential).
+        reachable: Whether it answered within the check's budget.
+        in_rotation: Whether reads are sent to it (replicas only).
+        latency_ms: How long its answer took.
+        lag_bytes: WAL bytes it has not replayed yet (replicas; 0 when caught up).
+        lag_seconds: Seconds since it last replayed a commit, 0 when caught up.
+        error: Why it is unreachable or out of rotation.
+    """
+
+    name: str
+    address: str
+    reachable: bool
+    in_rotation: bool
+    latency_ms: float | None = None
+    lag_bytes: int | None = None
+    lag_seconds: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The fields as a JSON-ready mapping."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(slots=True)
+class _Target:
+    name: str
+    config: DatabaseConfig
+    engine: AsyncEngine
+    reads: AsyncEngine
+    health: TargetHealth
+
+
+class ReadRouter:
+    """The read side of a connection manager: one engine per read target, and the routing.
+
+    Args:
+        config: The primary's configuration; its :attr:`DatabaseConfig.read_targets`
+            are the replicas.
+        primary: The primary's engine, read with read-only transactions as the fallback.
+        scrub: Removes secrets from an error message before it is kept.
+    """
+
+    def __init__(
+        self, config: DatabaseConfig, primary: AsyncEngine, scrub: Callable[[str], str]
+    ) -> None:
+        self._config = config
+        self._primary = primary.execution_options(**_READONLY)
+        self._scrub = scrub
+        self._targets = [_target(n, cfg) for n, cfg in enumerate(config.read_targets, 1)]
+        for target in self._targets:
+            event.listen(target.engine.sync_engine, "handle_error", self._on_error(target))
+        self._turn = itertools.count()
+        self._checked_at = -math.inf
+        self._check: asyncio.Task[tuple[TargetHealth, ...]] | None = None
+        self._wrote = contextvars.ContextVar(f"agentifui_wrote_{id(self)}", default=False)
+        self.counters = {"reads_to_replicas": 0, "reads_to_primary": 0}
+
+    @property
+    def targets(self) -> tuple[TargetHealth, ...]:
+        """What the last check found for each replica (unchecked: reachable, in rotation)."""
+        return tuple(target.health for target in self._targets)
+
+    def mark_write(self, *_: object) -> None:
+        """Send the current context's later reads to the primary (a session committed)."""
+        self._wrote.set(True)
+
+    def choose(self) -> Engine:
+        """The engine for the next read: a replica in rotation, in turn, else the primary."""
+        healthy = [t for t in self._targets if t.health.in_rotation]
+        if not healthy or self._wrote.get():
+            self.counters["reads_to_primary"] += 1
+            return self._primary.sync_engine
+        self.counters["reads_to_replicas"] += 1
+        return healthy[next(self._turn) % len(healthy)].reads.sync_engine
+
+    async def refresh(self) -> None:
+        """Check the replicas when the last check is older than a few seconds; never raises."""
+        if self._targets and time.monotonic() - self._checked_at >= _RECHECK_EVERY:
+            await self.check(self._config.read_check_timeout)
+
+    async def check(self, timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+        """Check the primary and every replica at once, within *timeout* seconds.
+
+        Concurrent callers share one check. Never raises.
+
+        Returns:
+            The primary's health, then each replica's, in ``DB_READ_HOSTS`` order.
+        """
+        if self._check is None or self._check.done():
+            self._check = asyncio.ensure_future(self._check_all(timeout))
+        outcome = await within(timeout + 0.5, asyncio.shield(self._check))
+        if isinstance(outcome, BaseException):
+            return (self._unreachable("primary", self._config, outcome), *self.targets)
+        return outcome
+
+    async def _check_all(self, timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+        started = time.perf_counter()
+        position = await within(timeout, _primary_lsn(self._primary))
+        elapsed = (time.perf_counter() - started) * 1000
+        if isinstance(position, BaseException):
+            primary = self._unreachable("primary", self._config, position)
+            lsn = None
+        else:
+            primary = TargetHealth("primary", _address(self._config), True, True, round(elapsed, 3))
+            lsn = position
+        budget = max(timeout - elapsed / 1000, 0.001)
+        await asyncio.gather(*(self._check_one(t, lsn, budget) for t in self._targets))
+        self._checked_at = time.monotonic()
+        return (primary, *self.targets)
+
+    async def _check_one(self, target: _Target, lsn: str | None, budget: float) -> None:
+        started = time.perf_counter()
+        outcome = await within(budget, _replica_lag(target.reads, lsn))
+        if isinstance(outcome, BaseException):
+            target.health = self._unreachable(target.name, target.config, outcome)
+            return
+        lag_bytes, lag_seconds = outcome
+        limit = self._config.read_max_lag_seconds
+        lagging = limit is not None and lag_seconds > limit
+        target.health = TargetHealth(
+            target.name,
+            _address(target.config),
+            reachable=True,
+            in_rotation=not lagging,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            lag_bytes=lag_bytes,
+            lag_seconds=round(lag_seconds, 3),
+            error=f"lags {lag_seconds:.1f} s behind (limit {limit:g} s)" if lagging else None,
+        )
+
+    def _on_error(self, target: _Target) -> Callable[[ExceptionContext], None]:
+        """A replica that cannot be connected to, or drops its connection, leaves the rotation.
+
+        Until the next check, which the next read session then runs at once.
+        """
+
+        def lost(context: ExceptionContext) -> None:
+            if context.is_disconnect or context.connection is None:
+                error = context.original_exception
+                target.health = self._unreachable(target.name, target.config, error)
+                self._checked_at = -math.inf
+
+        return lost
+
+    def _unreachable(self, name: str, config: DatabaseConfig, error: BaseException) -> TargetHealth:
+        if isinstance(error, TimeoutError):
+            reason = "did not answer in time"
+        else:
+            # The first line: SQLAlchemy appends the statement and its parameters.
+            reason = self._scrub(f"{type(error).__name__}: {error}".splitlines()[0])
+        return TargetHealth(name, _address(config), False, False, error=reason)
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """Read counts and, per replica, reachability, rotation and lag, as flat numbers."""
+        numbers: dict[str, float | int | None] = dict(self.counters)
+        for target in self._targets:
+            key = target.name.replace(" ", "_")
+            health = target.health
+            numbers[f"{key}_reachable"] = int(health.reachable)
+            numbers[f"{key}_in_rotation"] = int(health.in_rotation)
+            numbers[f"{key}_latency_ms"] = health.latency_ms
+            numbers[f"{key}_lag_bytes"] = health.lag_bytes
+            numbers[f"{key}_lag_seconds"] = health.lag_seconds
+        return numbers
+
+    async def dispose(self) -> None:
+        """Close every replica's pool (the primary's belongs to the manager)."""
+        if self._check is not None and not self._check.done():
+            self._check.cancel()
+        closing: list[Coroutine[Any, Any, None]] = [t.engine.dispose() for t in self._targets]
+        await asyncio.gather(*closing, return_exceptions=True)
+
+
+def _target(number: int, config: DatabaseConfig) -> _Target:
+    engine = create_engine_for(config)
+    unchecked = TargetHealth(f"replica {number}", _address(config), True, True)
+    reads = engine.execution_options(**_READONLY)
+    return _Target(unchecked.name, config, engine, reads, unchecked)
+
+
+def _address(config: DatabaseConfig) -> str:
+    return ",".join(f"{host}:{port}" for host, port in config.hosts)
+
+
+async def _primary_lsn(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        return str((await connection.execute(_PRIMARY_LSN)).scalar_one())
+
+
+async def _replica_lag(engine: AsyncEngine, lsn: str | None) -> tuple[int, float]:
+    async with engine.connect() as connection:
+        row = (await connection.execute(_REPLICA_LAG, {"primary": lsn})).one()
+    return int(row[0]), float(row[1])
+
+
+class _RoutedSession(Session):
+    """A session whose bind the read router chooses, once per transaction."""
+
+    _router: ReadRouter
+    _read_bind: Engine | None = None
+
+    def get_bind(
+        self,
+        mapper: Any = None,
+        *,
+        clause: Any = None,
+        bind: Any = None,
+        **kw: Any,
+    ) -> Engine | Connection:
+        if bind is not None:
+            return super().get_bind(mapper, clause=clause, bind=bind, **kw)
+        # A transaction stays on the server it started on; the next one is routed afresh.
+        if self._read_bind is None or not self.in_transaction():
+            self._read_bind = self._router.choose()
+        return self._read_bind
+
+
+def session_classes(router: ReadRouter, base: type[Session]) -> tuple[type[Session], type[Session]]:
+    """The session classes of a manager: the primary's, whose commits mark the context, and reads'.
+
+    Both derive from *base* (the manager's ``sync_session_class``), so its own
+    event listeners and methods apply to either.
+    """
+    writes = type(base.__name__, (base,), {"__doc__": base.__doc__})
+    event.listen(writes, "after_commit", router.mark_write)
+    reads = type(f"Read{base.__name__}", (_RoutedSession, base), {"_router": router})
+    return writes, reads
+
+
+class ReadSessions:
+    """The read side of :class:`~agentifui_config.ConnectionManager`: read sessions and targets."""
+
+    _reads: tuple[ReadRouter, async_sessionmaker[AsyncSession]] | None
+
+    def _state_error(self) -> Exception:
+        raise NotImplementedError
+
+    def _scrub(self, message: str) -> str:
+        raise NotImplementedError
+
+    def _lent(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        raise NotImplementedError
+
+    def _open_reads(
+        self, config: DatabaseConfig, engine: AsyncEngine, options: Mapping[str, Any]
+    ) -> async_sessionmaker[AsyncSession]:
+        """Set up the read side; return the primary's session factory, whose commits it sees."""
+        router = ReadRouter(config, engine, self._scrub)
+        writes, reads = session_classes(router, options.get("sync_session_class", Session))
+        self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
+        return async_sessionmaker(engine, **{**options, "sync_session_class": writes})
+
+    async def get_read_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a read-only session on a healthy replica, or on the primary.
+
+        Each transaction goes to the next replica in rotation (round robin);
+        when none is configured or none answered the last check within
+        ``DB_READ_CHECK_TIMEOUT``, or once a session of this manager has
+        committed in the current context (read-your-writes), to the primary.
+        Transactions are read-only: a write is refused by the server. Usable as
+        a FastAPI dependency, released like ``get_session()``.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        if self._reads is None:
+            raise self._state_error()
+        router, factory = self._reads
+        await router.refresh()
+        async with self._lent(factory()) as session:
+            yield session
+
+    def read_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """The same as :meth:`get_read_session`, as ``async with manager.read_session() as s:``.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        return contextlib.asynccontextmanager(self.get_read_session)()
+
+    async def target_health(self, timeout: float = 5.0) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+        """Check the primary and each read replica at once, within *timeout* seconds; never raises.
+
+        Returns:
+            The primary's :class:`TargetHealth`, then each replica's (reachable,
+            latency, replication lag in bytes and seconds, in rotation or not);
+            empty before initialize. A replica found lagging or unreachable
+            leaves the read rotation until a later check finds it well.
+        """
+        if self._reads is None:
+            return ()
+        return await self._reads[0].check(timeout)
+
+    def _read_metrics(self) -> dict[str, float | int | None]:
+        if self._reads is None:
+            return {"reads_to_replicas": 0, "reads_to_primary": 0}
+        return self._reads[0].metrics()

@@ -1,0 +1,232 @@
+"""Tests for read replicas: routing, read-only sessions, read-your-writes, health and lag.
+
+They run against a primary and two streaming standbys the suite starts itself
+(see ``replication_support``), once for the whole session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import sqlalchemy.exc
+from connection_support import managed
+from fastapi import FastAPI
+from replication_support import Cluster, running
+from sqlalchemy import text
+
+from agentifui_config import ConnectionManager, DatabaseConfig
+from agentifui_config.connection import ManagerStateError
+from agentifui_config.fastapi import DATABASE_STATE, ReadSessionDep, TransactionDep
+from agentifui_config.replicas import TargetHealth
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+_WHERE = text("SELECT inet_server_port(), pg_is_in_recovery()")
+
+
+@pytest.fixture(scope="session")
+def replication() -> Iterator[Cluster]:
+    """A primary with two streaming standbys, for the whole test session."""
+    yield from running(standbys=2)
+
+
+def _config(replication: Cluster, **fields: Any) -> DatabaseConfig:
+    """The primary with both standbys as replicas, unless *fields* say otherwise."""
+    reads = ",".join(f"127.0.0.1:{node.port}" for node in replication.standbys)
+    return DatabaseConfig(
+        **{**replication.primary.config.model_dump(), "read_hosts": reads, **fields}
+    )
+
+
+async def _where(manager: ConnectionManager) -> tuple[int, bool]:
+    async with manager.read_session() as session:
+        port, standby = (await session.execute(_WHERE)).one()
+    return int(port), bool(standby)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def manager(replication: Cluster) -> AsyncIterator[ConnectionManager]:
+    """A manager of the primary with both standbys as read replicas."""
+    async with managed(_config(replication)) as made:
+        yield made
+
+
+class TestRouting:
+    async def test_round_robin_over_replicas(
+        self, manager: ConnectionManager, replication: Cluster
+    ) -> None:
+        """Consecutive read sessions go to each standby in turn, never to the primary."""
+        seen = [await _where(manager) for _ in range(4)]
+        ports = {node.port for node in replication.standbys}
+        assert {port for port, _ in seen} == ports
+        assert all(standby for _, standby in seen)
+        assert seen[0][0] != seen[1][0]
+
+    async def test_write_refused_on_a_replica(self, manager: ConnectionManager) -> None:
+        """A write on a read session is refused by the server, not sent as a write."""
+        async with manager.read_session() as session:
+            with pytest.raises(sqlalchemy.exc.DBAPIError) as info:
+                await session.execute(text("CREATE TABLE refused (a int)"))
+        assert getattr(info.value.orig, "sqlstate", None) == "25006"
+
+    async def test_primary_reads_are_read_only(self, replication: Cluster) -> None:
+        """Without replicas, reads go to the primary in read-only transactions; its pool stays."""
+        async with managed(replication.primary.config) as manager:
+            async with manager.session() as session:
+                pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with manager.read_session() as session:
+                assert (await session.execute(text("SHOW transaction_read_only"))).scalar() == "on"
+                with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only transaction"):
+                    await session.execute(text("CREATE TABLE refused (a int)"))
+            async with manager.session() as session:
+                again = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                assert (await session.execute(text("SHOW transaction_read_only"))).scalar() == "off"
+        assert again == pid
+
+    async def test_falls_back_to_the_primary(self, replication: Cluster) -> None:
+        """When no replica answers within the check budget, reads go to the primary."""
+        config = _config(replication, read_hosts="127.0.0.1:1", read_check_timeout=0.5)
+        async with managed(config) as manager:
+            port, standby = await asyncio.wait_for(_where(manager), 5)
+            (primary, replica) = await manager.target_health(2.0)
+        assert (port, standby) == (replication.primary.port, False)
+        assert replica.reachable is False
+        assert replica.in_rotation is False
+        assert primary.reachable is True
+
+    async def test_lost_replica_leaves_the_rotation(self, replication: Cluster) -> None:
+        """A replica that goes away between checks fails one read at most, then gets none."""
+        doomed = replication.add_standby()
+        first = replication.standbys[0]
+        config = _config(replication, read_hosts=f"127.0.0.1:{doomed.port},127.0.0.1:{first.port}")
+        async with managed(config) as manager:
+            assert {(await _where(manager))[0] for _ in range(2)} == {doomed.port, first.port}
+            doomed.stop("immediate")
+            replication.standbys.remove(doomed)
+            outcomes: list[int | None] = []
+            for _ in range(4):
+                try:
+                    outcomes.append((await _where(manager))[0])
+                except (sqlalchemy.exc.DBAPIError, OSError):
+                    outcomes.append(None)
+            (_, lost, _) = await manager.target_health(2.0)
+        assert outcomes.count(None) <= 1
+        assert outcomes[-2:] == [first.port, first.port]
+        assert lost.reachable is False
+
+
+class TestReadYourWrites:
+    async def test_reads_after_a_commit_go_to_the_primary(
+        self, manager: ConnectionManager, replication: Cluster
+    ) -> None:
+        """After a session committed, the same context reads from the primary; others do not."""
+
+        async def write_then_read() -> tuple[int, bool]:
+            async with manager.session() as session:
+                await session.execute(text("SELECT 1"))
+                await session.commit()
+            return await _where(manager)
+
+        assert await asyncio.create_task(write_then_read()) == (replication.primary.port, False)
+        assert (await asyncio.create_task(_where(manager)))[1] is True
+
+    async def test_request_reads_its_writes(
+        self, manager: ConnectionManager, replication: Cluster
+    ) -> None:
+        """A handler that committed through TransactionDep reads its row back on ReadSessionDep."""
+        app = FastAPI()
+        setattr(app.state, DATABASE_STATE, manager)
+
+        @app.post("/rows")
+        async def add(writes: TransactionDep, reads: ReadSessionDep) -> dict[str, int]:
+            await writes.execute(text("CREATE TABLE IF NOT EXISTS ryw (a int)"))
+            await writes.execute(text("INSERT INTO ryw VALUES (1)"))
+            await writes.commit()
+            count = (await reads.execute(text("SELECT count(*) FROM ryw"))).scalar_one()
+            port = (await reads.execute(text("SELECT inet_server_port()"))).scalar_one()
+            return {"count": int(count), "port": int(port)}
+
+        @app.get("/port")
+        async def where(reads: ReadSessionDep) -> int:
+            return int((await reads.execute(text("SELECT inet_server_port()"))).scalar_one())
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            # Each in a task of its own, as a server such as uvicorn runs each request.
+            written = (await asyncio.create_task(client.post("/rows"))).json()
+            other = (await asyncio.create_task(client.get("/port"))).json()
+        assert written["port"] == replication.primary.port
+        assert written["count"] >= 1
+        assert other in {node.port for node in replication.standbys}
+
+
+class TestHealth:
+    async def test_each_target_reported(
+        self, manager: ConnectionManager, replication: Cluster
+    ) -> None:
+        """The primary and each replica report reachability, latency and a lag of zero when idle."""
+        for node in replication.standbys:
+            await replication.caught_up(node)
+        report = await manager.target_health(5.0)
+        assert [t.name for t in report] == ["primary", "replica 1", "replica 2"]
+        assert report[1].address == f"127.0.0.1:{replication.standbys[0].port}"
+        assert all(t.reachable and t.in_rotation and t.latency_ms is not None for t in report)
+        assert [(t.lag_bytes, t.lag_seconds) for t in report[1:]] == [(0, 0.0), (0, 0.0)]
+        metrics = manager.get_metrics()
+        assert metrics["replica_1_reachable"] == 1
+        assert metrics["replica_2_lag_bytes"] == 0
+        assert isinstance(report[0], TargetHealth)
+        assert report[0].to_dict()["name"] == "primary"
+
+    async def test_lagging_replica_leaves_the_rotation(self, replication: Cluster) -> None:
+        """A replica whose replay is paused past the lag limit gets no reads until it catches up."""
+        first, second = replication.standbys
+        config = _config(replication, read_max_lag_seconds=0.5)
+        async with managed(config) as manager:
+            await replication.primary.fetchval("CREATE TABLE IF NOT EXISTS lag (a int)")
+            await replication.caught_up(first)
+            await first.fetchval("SELECT pg_wal_replay_pause()")
+            try:
+                await asyncio.sleep(1.0)
+                await replication.primary.fetchval("INSERT INTO lag VALUES (1)")
+                report = await manager.target_health(5.0)
+                ports = {(await _where(manager))[0] for _ in range(4)}
+            finally:
+                await first.fetchval("SELECT pg_wal_replay_resume()")
+            await replication.caught_up(first)
+            healed = await manager.target_health(5.0)
+        lagging = report[1]
+        assert lagging.in_rotation is False
+        assert lagging.lag_bytes is not None
+        assert lagging.lag_bytes > 0
+        assert lagging.lag_seconds is not None
+        assert lagging.lag_seconds > 0.5
+        assert lagging.error is not None
+        assert "lags" in lagging.error
+        assert ports == {second.port}
+        assert healed[1].in_rotation is True
+
+    async def test_before_initialize(self) -> None:
+        """A manager not yet initialized reports no targets and refuses read sessions."""
+        manager = ConnectionManager()
+        assert await manager.target_health() == ()
+        with pytest.raises(ManagerStateError, match="is not initialized"):
+            async with manager.read_session():
+                pass
+
+    async def test_no_secret_in_unreachable_reason(self, replication: Cluster) -> None:
+        """A replica's error is reported without the shared password, even where it held it."""
+        config = _config(replication, password="s3cret-pw", read_hosts="127.0.0.1:1")
+        async with managed(config) as manager:
+            assert manager._reads is not None
+            router = manager._reads[0]
+            echoed = ConnectionError("password 's3cret-pw' refused")
+            reason = router._unreachable("replica 1", config, echoed).error
+        assert reason is not None
+        assert "refused" in reason
+        assert "s3cret-pw" not in reason
