@@ -128,6 +128,14 @@ class DatabaseConfig(BaseModel):
     pgbouncer: bool = Field(
         False, description="Connections go through PgBouncer in transaction mode."
     )
+    migration_host: str | None = Field(
+        None,
+        description="Host that migrations reach PostgreSQL on directly, past a pooler; "
+        "unset: DB_HOST.",
+    )
+    migration_port: int | None = Field(
+        None, ge=1, le=65535, description="Port for migrations, past a pooler; unset: DB_PORT."
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
@@ -151,9 +159,11 @@ class DatabaseConfig(BaseModel):
             )
         return value
 
-    @field_validator("host")
+    @field_validator("host", "migration_host")
     @classmethod
-    def _check_host(cls, value: str) -> str:
+    def _check_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         host = value.strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -240,6 +250,26 @@ class DatabaseConfig(BaseModel):
     def is_unix_socket(self) -> bool:
         """Whether :attr:`host` is a unix-socket directory rather than a network host."""
         return self.host.startswith("/")
+
+    @property
+    def migration_config(self) -> Self | None:
+        """The direct migration target, or ``None`` when no ``DB_MIGRATION_*`` is set.
+
+        The same database, user and settings as this configuration, reached at
+        :attr:`migration_host` and :attr:`migration_port` (each defaulting to
+        the primary's) without PgBouncer: a session advisory lock taken through
+        a pooler in transaction mode could be stranded on a server session.
+        """
+        if self.migration_host is None and self.migration_port is None:
+            return None
+        direct = {
+            "host": self.migration_host or self.host,
+            "port": self.migration_port or self.port,
+            "pgbouncer": False,
+            "migration_host": None,
+            "migration_port": None,
+        }
+        return self.model_copy(update=direct)
 
     @property
     def sqlalchemy_url(self) -> URL:
