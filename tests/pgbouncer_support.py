@@ -1,0 +1,115 @@
+"""A real PgBouncer in transaction mode for the tests, started on a free loopback port.
+
+The tests write its configuration to a temporary directory, start it in the
+foreground and stop it by its pid. Without the binary (Debian's package
+``pgbouncer``, which ``.ci/run`` installs) the tests that need it skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import pytest
+
+if TYPE_CHECKING:
+    from agentifui_config import DatabaseConfig
+
+__all__ = ["pgbouncer_binary", "running_pgbouncer"]
+
+_START_BUDGET: Final = 10.0
+# Debian installs it outside a normal user's PATH.
+_SEARCH_PATH: Final = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
+def pgbouncer_binary() -> str:
+    """The path of the ``pgbouncer`` binary; skips the test when it is not installed."""
+    found = shutil.which("pgbouncer", path=_SEARCH_PATH)
+    if found is None:
+        pytest.skip("pgbouncer is not installed (apt-get install -y pgbouncer, as .ci/run does)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _quoted(value: str) -> str:
+    """A value for PgBouncer's connection string, quoted as libpq quotes it."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ini(server: DatabaseConfig, port: int) -> str:
+    target = f"host={_quoted(server.host)} port={server.port} user={_quoted(server.username)}"
+    password = server.password.get_secret_value()
+    if password:
+        target += f" password={_quoted(password)}"
+    return (
+        "[databases]\n"
+        f"* = {target}\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        f"listen_port = {port}\n"
+        "unix_socket_dir =\n"
+        # Every client logs in as the server's user given above, whatever name it sends.
+        "auth_type = any\n"
+        "pool_mode = transaction\n"
+        "max_client_conn = 200\n"
+        "default_pool_size = 20\n"
+        "ignore_startup_parameters = extra_float_digits,statement_timeout\n"
+    )
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + _START_BUDGET
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"pgbouncer did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+@contextlib.contextmanager
+def running_pgbouncer(server: DatabaseConfig) -> Iterator[DatabaseConfig]:
+    """A PgBouncer in transaction mode in front of *server*; yields *server* reached through it.
+
+    The configuration yielded has ``pgbouncer=True`` and PgBouncer's host and
+    port, and *server*'s user, password and database.
+    """
+    binary = pgbouncer_binary()
+    directory = Path(tempfile.mkdtemp(prefix="agentifui-pgbouncer-"))
+    port = _free_port()
+    ini, log = directory / "pgbouncer.ini", directory / "pgbouncer.log"
+    ini.write_text(_ini(server, port), encoding="utf-8")
+    command = [binary, str(ini)]
+    if os.geteuid() == 0:
+        # PgBouncer refuses to run as root; it drops to a user that can read its file.
+        shutil.chown(directory, "nobody")
+        shutil.chown(ini, "nobody")
+        command.insert(1, "--user=nobody")
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        _wait_until_listening(process, port, log)
+        yield server.model_copy(update={"host": "127.0.0.1", "port": port, "pgbouncer": True})
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=_START_BUDGET)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
