@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -11,15 +10,12 @@ import pytest
 import pytest_asyncio
 from migrations_support import SAMPLE, fetch, role_with_hard_password, runs
 from pgbouncer_support import running_pgbouncer
-from test_migrations_concurrency import upgrade_in_process
+from test_migrations_concurrency import run_together
 
 from agentifui_config.migrations import current, upgrade
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-
-_PROCESSES = 4
-_DEADLINE = 60.0
 
 
 @pytest.fixture
@@ -54,17 +50,8 @@ class TestUpgradeThroughPgBouncer:
         self, fresh_database: DatabaseConfig, pooled: DatabaseConfig
     ) -> None:
         """Processes upgrading at once through the pooler all succeed; each revision runs once."""
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(_PROCESSES)
-        processes = [
-            context.Process(target=upgrade_in_process, args=(pooled, start))
-            for _ in range(_PROCESSES)
-        ]
-        for process in processes:
-            process.start()
-        for process in processes:
-            await asyncio.to_thread(process.join, _DEADLINE)
-        assert [process.exitcode for process in processes] == [0] * _PROCESSES
+        exit_codes = await asyncio.to_thread(run_together, pooled)
+        assert exit_codes == [0] * len(exit_codes)
         rows = await fetch(fresh_database, "SELECT revision, backend_pid FROM migration_runs")
         assert sorted(revision for revision, _ in rows) == ["a1", "b2", "c3"]
         # The xact lock's transaction held one server connection for the whole upgrade.
