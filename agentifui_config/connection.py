@@ -38,6 +38,7 @@ from agentifui_config.secrecy import scrub_config
 if TYPE_CHECKING:
     from sqlalchemy.pool import Pool
 
+    from agentifui_config.credentials import Credentials
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ConnectionManager", "DatabaseUnavailableError", "ManagerStateError"]
@@ -80,6 +81,8 @@ class ConnectionManager:
             ``{"sync_session_class": AppSession}`` for a session class with
             its own event listeners (``expire_on_commit`` stays ``False``
             unless given here).
+        credentials: Rotating credentials: a password provider called for each
+            new connection instead of ``DB_PASSWORD`` (see ``docs/scaling.md``).
 
     Example:
         >>> manager = ConnectionManager()
@@ -94,7 +97,9 @@ class ConnectionManager:
         leak_threshold: float = 30.0,
         migration_probe: MigrationProbe | None = None,
         session_options: Mapping[str, Any] | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
+        self.credentials = credentials
         self.slow_threshold_ms = slow_threshold_ms
         self.migration_probe = migration_probe
         self._session_options = {"expire_on_commit": False, **(session_options or {})}
@@ -108,7 +113,9 @@ class ConnectionManager:
             ("sessions_opened", "sessions_failed", "connect_attempts"), 0
         )
         self._health = HealthCheck(
-            self, partial(create_engine_for, poolclass=NullPool), self._scrub
+            self,
+            partial(create_engine_for, credentials=credentials, poolclass=NullPool),
+            self._scrub,
         )
 
     def _count_attempt(self) -> None:
@@ -143,7 +150,7 @@ class ConnectionManager:
                     variable="ConnectionManager",
                     remedy="await dispose() before initializing it with another configuration",
                 )
-            engine = create_engine_for(config)
+            engine = create_engine_for(config, credentials=self.credentials)
             # Attached first, so the probe's connection is known to rest in the pool.
             self._tracker.attach(engine.sync_engine.pool)
             try:

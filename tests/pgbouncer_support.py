@@ -15,7 +15,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -24,7 +25,12 @@ import pytest
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
 
-__all__ = ["pgbouncer_binary", "running_pgbouncer"]
+__all__ = [
+    "Pooler",
+    "password_checking_pgbouncer",
+    "pgbouncer_binary",
+    "running_pgbouncer",
+]
 
 _START_BUDGET: Final = 10.0
 # Debian installs it outside a normal user's PATH.
@@ -50,11 +56,34 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _ini(server: DatabaseConfig, port: int) -> str:
+@dataclass
+class Pooler:
+    """A running PgBouncer: the configuration that reaches the server through it, and its users."""
+
+    config: DatabaseConfig
+    pid: int
+    auth_file: Path
+
+    def set_users(self, users: Mapping[str, str]) -> None:
+        """Make *users* (name: password) the only logins PgBouncer accepts, from now on."""
+        lines = (f"{_double_quoted(name)} {_double_quoted(pw)}\n" for name, pw in users.items())
+        self.auth_file.write_text("".join(lines), encoding="utf-8")
+        os.kill(self.pid, signal.SIGHUP)  # PgBouncer reloads its files
+        time.sleep(0.3)
+
+
+def _double_quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _ini(server: DatabaseConfig, port: int, auth_file: Path | None) -> str:
     target = f"host={_quoted(server.host)} port={server.port} user={_quoted(server.username)}"
     password = server.password.get_secret_value()
     if password:
         target += f" password={_quoted(password)}"
+    # Every client logs in as the server's user given above, whatever name it sends;
+    # with an auth file, PgBouncer first checks the client's password against it.
+    auth = f"auth_type = plain\nauth_file = {auth_file}\n" if auth_file else "auth_type = any\n"
     return (
         "[databases]\n"
         f"* = {target}\n"
@@ -62,8 +91,7 @@ def _ini(server: DatabaseConfig, port: int) -> str:
         "listen_addr = 127.0.0.1\n"
         f"listen_port = {port}\n"
         "unix_socket_dir =\n"
-        # Every client logs in as the server's user given above, whatever name it sends.
-        "auth_type = any\n"
+        f"{auth}"
         "pool_mode = transaction\n"
         "max_client_conn = 200\n"
         "default_pool_size = 20\n"
@@ -89,22 +117,38 @@ def running_pgbouncer(server: DatabaseConfig) -> Iterator[DatabaseConfig]:
     The configuration yielded has ``pgbouncer=True`` and PgBouncer's host and
     port, and *server*'s user, password and database.
     """
+    with _pgbouncer(server, checks_passwords=False) as pooler:
+        yield pooler.config
+
+
+@contextlib.contextmanager
+def password_checking_pgbouncer(server: DatabaseConfig) -> Iterator[Pooler]:
+    """A PgBouncer in front of *server* that accepts the logins of :meth:`Pooler.set_users` only."""
+    with _pgbouncer(server, checks_passwords=True) as pooler:
+        yield pooler
+
+
+@contextlib.contextmanager
+def _pgbouncer(server: DatabaseConfig, *, checks_passwords: bool) -> Iterator[Pooler]:
     binary = pgbouncer_binary()
     directory = Path(tempfile.mkdtemp(prefix="agentifui-pgbouncer-"))
     port = _free_port()
     ini, log = directory / "pgbouncer.ini", directory / "pgbouncer.log"
-    ini.write_text(_ini(server, port), encoding="utf-8")
+    auth_file = directory / "users.txt"
+    auth_file.write_text("", encoding="utf-8")
+    ini.write_text(_ini(server, port, auth_file if checks_passwords else None), encoding="utf-8")
     command = [binary, str(ini)]
     if os.geteuid() == 0:
-        # PgBouncer refuses to run as root; it drops to a user that can read its file.
-        shutil.chown(directory, "nobody")
-        shutil.chown(ini, "nobody")
+        # PgBouncer refuses to run as root; it drops to a user that can read its files.
+        for path in (directory, ini, auth_file):
+            shutil.chown(path, "nobody")
         command.insert(1, "--user=nobody")
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         _wait_until_listening(process, port, log)
-        yield server.model_copy(update={"host": "127.0.0.1", "port": port, "pgbouncer": True})
+        config = server.model_copy(update={"host": "127.0.0.1", "port": port, "pgbouncer": True})
+        yield Pooler(config, process.pid, auth_file)
     finally:
         os.kill(process.pid, signal.SIGTERM)
         try:
