@@ -53,13 +53,17 @@ _DEADLINE: Final = 120.0
 _HEAD: Final = "c3"
 
 
-async def _plain_query(config: DatabaseConfig) -> None:
+async def _scalar(config: DatabaseConfig, query: str, **params: str) -> int:
+    """The one value *query* returns, on a connection of its own as a replica opens one."""
     engine = create_async_engine(config.sqlalchemy_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.scalar(text("SELECT 1"))
-    finally:
-        await engine.dispose()
+    async with engine.connect() as connection:
+        value = await connection.scalar(text(query), params)
+    await engine.dispose()
+    return int(value or 0)
+
+
+async def _plain_query(config: DatabaseConfig) -> None:
+    await _scalar(config, "SELECT 1")
 
 
 async def _replica(config: DatabaseConfig, how: str, start: Barrier, took: Queue[float]) -> None:
@@ -105,13 +109,8 @@ def _start(config: DatabaseConfig, replicas: int, how: str = "head") -> float:
 
 
 async def _runs(config: DatabaseConfig, revision: str) -> int:
-    engine = create_async_engine(config.sqlalchemy_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            query = text("SELECT count(*) FROM migration_runs WHERE revision = :revision")
-            return int((await connection.scalar(query, {"revision": revision})) or 0)
-    finally:
-        await engine.dispose()
+    query = "SELECT count(*) FROM migration_runs WHERE revision = :revision"
+    return await _scalar(config, query, revision=revision)
 
 
 def _median(config: DatabaseConfig, rounds: int, replicas: int, how: str) -> float:
