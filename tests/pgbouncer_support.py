@@ -30,6 +30,7 @@ __all__ = [
     "password_checking_pgbouncer",
     "pgbouncer_binary",
     "running_pgbouncer",
+    "server_password_pgbouncer",
 ]
 
 _START_BUDGET: Final = 10.0
@@ -76,14 +77,31 @@ def _double_quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _ini(server: DatabaseConfig, port: int, auth_file: Path | None) -> str:
-    target = f"host={_quoted(server.host)} port={server.port} user={_quoted(server.username)}"
+def _auth(server: DatabaseConfig, auth_file: Path | None, checks: str) -> tuple[str, str]:
+    """The ``[databases]`` target's login and the ``[pgbouncer]`` lines that check clients."""
+    login = f" user={_quoted(server.username)}"
     password = server.password.get_secret_value()
     if password:
-        target += f" password={_quoted(password)}"
+        login += f" password={_quoted(password)}"
+    if checks == "server":
+        # Clients keep their own user; PgBouncer checks their password against the
+        # server's own (SCRAM) secret, read with auth_query as the admin.
+        admin = _double_quoted(server.username)
+        lines = f"auth_type = scram-sha-256\nauth_user = {server.username}\n"
+        if auth_file is not None:
+            auth_file.write_text(f"{admin} {_double_quoted(password)}\n", encoding="utf-8")
+            lines += f"auth_file = {auth_file}\n"
+        return "", lines
     # Every client logs in as the server's user given above, whatever name it sends;
     # with an auth file, PgBouncer first checks the client's password against it.
-    auth = f"auth_type = plain\nauth_file = {auth_file}\n" if auth_file else "auth_type = any\n"
+    if checks == "file":
+        return login, f"auth_type = plain\nauth_file = {auth_file}\n"
+    return login, "auth_type = any\n"
+
+
+def _ini(server: DatabaseConfig, port: int, auth_file: Path | None, checks: str) -> str:
+    login, auth = _auth(server, auth_file, checks)
+    target = f"host={_quoted(server.host)} port={server.port}{login}"
     return (
         "[databases]\n"
         f"* = {target}\n"
@@ -117,26 +135,37 @@ def running_pgbouncer(server: DatabaseConfig) -> Iterator[DatabaseConfig]:
     The configuration yielded has ``pgbouncer=True`` and PgBouncer's host and
     port, and *server*'s user, password and database.
     """
-    with _pgbouncer(server, checks_passwords=False) as pooler:
+    with _pgbouncer(server, checks="none") as pooler:
         yield pooler.config
 
 
 @contextlib.contextmanager
 def password_checking_pgbouncer(server: DatabaseConfig) -> Iterator[Pooler]:
     """A PgBouncer in front of *server* that accepts the logins of :meth:`Pooler.set_users` only."""
-    with _pgbouncer(server, checks_passwords=True) as pooler:
+    with _pgbouncer(server, checks="file") as pooler:
         yield pooler
 
 
 @contextlib.contextmanager
-def _pgbouncer(server: DatabaseConfig, *, checks_passwords: bool) -> Iterator[Pooler]:
+def server_password_pgbouncer(server: DatabaseConfig) -> Iterator[Pooler]:
+    """A PgBouncer in front of *server* that checks each login against the role's password.
+
+    For a server that trusts loopback logins: the password a role has there
+    (``ALTER ROLE ... PASSWORD``) is then checked, by PgBouncer, on every new connection.
+    """
+    with _pgbouncer(server, checks="server") as pooler:
+        yield pooler
+
+
+@contextlib.contextmanager
+def _pgbouncer(server: DatabaseConfig, *, checks: str) -> Iterator[Pooler]:
     binary = pgbouncer_binary()
     directory = Path(tempfile.mkdtemp(prefix="agentifui-pgbouncer-"))
     port = _free_port()
     ini, log = directory / "pgbouncer.ini", directory / "pgbouncer.log"
     auth_file = directory / "users.txt"
     auth_file.write_text("", encoding="utf-8")
-    ini.write_text(_ini(server, port, auth_file if checks_passwords else None), encoding="utf-8")
+    ini.write_text(_ini(server, port, auth_file, checks), encoding="utf-8")
     command = [binary, str(ini)]
     if os.geteuid() == 0:
         # PgBouncer refuses to run as root; it drops to a user that can read its files.

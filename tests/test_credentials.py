@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 from migrations_support import connected
-from pgbouncer_support import password_checking_pgbouncer
+from pgbouncer_support import password_checking_pgbouncer, server_password_pgbouncer
 from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
@@ -168,7 +168,7 @@ class TestRotatingCredentialsOnAServer:
                 await manager.dispose()
             stale = create_engine_for(config.model_copy(update={"password": SecretStr(first)}))
             try:
-                with pytest.raises(DBAPIError, match="password authentication failed"):
+                with pytest.raises(DBAPIError, match="authentication failed"):
                     async with stale.connect():
                         pass
             finally:
@@ -177,42 +177,54 @@ class TestRotatingCredentialsOnAServer:
 
 @pytest_asyncio.fixture
 async def rotating_role(database_config: DatabaseConfig) -> AsyncIterator[DatabaseConfig]:
-    """A login role of its own, dropped afterwards; skips where the server trusts every login."""
+    """A login role of its own with the password ``first-password``, dropped afterwards."""
     name = f"agentifui_rotating_{secrets.token_hex(4)}"
     async with connected(database_config) as admin:
+        await admin.execute(text("SET password_encryption = 'scram-sha-256'"))
         await admin.execute(text(f"CREATE ROLE {name} LOGIN PASSWORD 'first-password'"))
         await admin.commit()
-    role = database_config.model_copy(update={"username": name})
     try:
-        wrong = create_engine_for(role.model_copy(update={"password": SecretStr("wrong")}))
-        try:
-            async with wrong.connect():
-                pytest.skip("the server trusts this login, so a password change cannot be shown")
-        except DBAPIError:
-            pass
-        finally:
-            await wrong.dispose()
-        yield role
+        yield database_config.model_copy(update={"username": name})
     finally:
         async with connected(database_config) as admin:
             await admin.execute(text(f"DROP ROLE {name}"))
             await admin.commit()
 
 
+async def _alter_password(admin: DatabaseConfig, role: str, password: str) -> None:
+    async with connected(admin) as connection:
+        await connection.execute(text("SET password_encryption = 'scram-sha-256'"))
+        await connection.execute(text(f"ALTER ROLE {role} PASSWORD '{password}'"))
+        await connection.commit()
+
+
 @pytest.mark.asyncio
-async def test_alter_role_while_the_manager_runs(rotating_role: DatabaseConfig) -> None:
-    """ALTER ROLE ... PASSWORD while the manager runs: new connections use the new password."""
+async def test_alter_role_while_the_manager_runs(
+    database_config: DatabaseConfig, rotating_role: DatabaseConfig
+) -> None:
+    """ALTER ROLE ... PASSWORD while the manager runs: new connections use the new password.
+
+    The machine's PostgreSQL trusts loopback logins, so a PgBouncer in front of
+    it checks each login against the role's password on the server.
+    """
     current = {"password": "first-password"}
-    manager = ConnectionManager(credentials=Credentials(lambda: current["password"]))
-    await manager.initialize(rotating_role)
-    try:
-        async with connected(rotating_role.model_copy(update={"username": "postgres"})) as admin:
-            await admin.execute(
-                text(f"ALTER ROLE {rotating_role.username} PASSWORD 'second-password'")
-            )
-            await admin.commit()
-        current["password"] = "second-password"
-        async with manager.engine.connect() as one, manager.engine.connect() as two:
-            assert await one.scalar(text("SELECT 1")) == await two.scalar(text("SELECT 1"))
-    finally:
-        await manager.dispose()
+    with server_password_pgbouncer(database_config) as pooler:
+        role = rotating_role.model_copy(
+            update={"host": pooler.config.host, "port": pooler.config.port, "pgbouncer": True}
+        )
+        manager = ConnectionManager(credentials=Credentials(lambda: current["password"]))
+        await manager.initialize(role)
+        try:
+            await _alter_password(database_config, role.username, "second-password")
+            current["password"] = "second-password"
+            async with manager.engine.connect() as one, manager.engine.connect() as two:
+                assert await one.scalar(text("SELECT 1")) == await two.scalar(text("SELECT 1"))
+        finally:
+            await manager.dispose()
+        stale = create_engine_for(role.model_copy(update={"password": SecretStr("first-password")}))
+        try:
+            with pytest.raises(DBAPIError, match="authentication failed"):
+                async with stale.connect():
+                    pass
+        finally:
+            await stale.dispose()
