@@ -106,6 +106,17 @@ class TestPoolRecycleFor:
             create_engine_for(config, credentials=Credentials(str))
 
 
+async def _assert_refused(config: DatabaseConfig, password: str) -> None:
+    """A login to *config* with *password*, the one before the rotation, is refused."""
+    stale = create_engine_for(config.model_copy(update={"password": SecretStr(password)}))
+    try:
+        with pytest.raises(DBAPIError, match="authentication failed"):
+            async with stale.connect():
+                pass
+    finally:
+        await stale.dispose()
+
+
 def _count_connects(engine: AsyncEngine) -> list[object]:
     opened: list[object] = []
     event.listen(engine.sync_engine, "connect", lambda *args: opened.append(args[0]))
@@ -166,13 +177,7 @@ class TestRotatingCredentialsOnAServer:
                     assert await fresh.scalar(text("SELECT 1")) == 1
             finally:
                 await manager.dispose()
-            stale = create_engine_for(config.model_copy(update={"password": SecretStr(first)}))
-            try:
-                with pytest.raises(DBAPIError, match="authentication failed"):
-                    async with stale.connect():
-                        pass
-            finally:
-                await stale.dispose()
+            await _assert_refused(config, first)
 
 
 @pytest_asyncio.fixture
@@ -221,10 +226,4 @@ async def test_alter_role_while_the_manager_runs(
                 assert await one.scalar(text("SELECT 1")) == await two.scalar(text("SELECT 1"))
         finally:
             await manager.dispose()
-        stale = create_engine_for(role.model_copy(update={"password": SecretStr("first-password")}))
-        try:
-            with pytest.raises(DBAPIError, match="authentication failed"):
-                async with stale.connect():
-                    pass
-        finally:
-            await stale.dispose()
+        await _assert_refused(role, "first-password")
