@@ -167,12 +167,14 @@ def benchmarks(session: nox.Session) -> None:
 
     Per request: its session against a bare SQLAlchemy session; per settings
     load: ``load_settings()`` against a bare pydantic-settings class; per test:
-    the plugin's rolled-back session against a database per test. Each prints
+    the plugin's rolled-back session against a database per test; per rolling
+    start: eight replicas upgrading a database at head against one. Each prints
     its ratio, which does not depend on how fast or busy the machine is.
     """
     session.install("-e", _DEVELOP)
     session.run("python", "benchmarks/bench_request_overhead.py", *session.posargs)
     session.run("python", "benchmarks/bench_session_isolation.py")
+    session.run("python", "benchmarks/bench_migration_start.py")
 
 
 @nox.session

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     )
     from sqlalchemy.pool import Pool
 
+    from agentifui_config.credentials import Credentials
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ConnectionManager", "DatabaseUnavailableError", "ManagerStateError"]
@@ -90,6 +91,8 @@ class ConnectionManager(ReadSessions):
             ``{"sync_session_class": AppSession}`` for a session class with
             its own event listeners (``expire_on_commit`` stays ``False``
             unless given here).
+        credentials: Rotating credentials: a password provider called for each
+            new connection instead of ``DB_PASSWORD`` (see ``docs/scaling.md``).
 
     Example:
         >>> manager = ConnectionManager()
@@ -106,7 +109,9 @@ class ConnectionManager(ReadSessions):
         leak_threshold: float = 30.0,
         migration_probe: MigrationProbe | None = None,
         session_options: Mapping[str, Any] | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
+        self.credentials = credentials
         self.slow_threshold_ms = slow_threshold_ms
         self.migration_probe = migration_probe
         self._session_options = {"expire_on_commit": False, **(session_options or {})}
@@ -122,7 +127,9 @@ class ConnectionManager(ReadSessions):
             ("sessions_opened", "sessions_failed", "connect_attempts"), 0
         )
         self._health = HealthCheck(
-            self, partial(create_engine_for, poolclass=NullPool), self._scrub
+            self,
+            partial(create_engine_for, credentials=credentials, poolclass=NullPool),
+            self._scrub,
         )
 
     def _count_attempt(self) -> None:
@@ -179,7 +186,7 @@ class ConnectionManager(ReadSessions):
                     f"the ConnectionManager is already initialized for {self._config!s}",
                     remedy="await dispose() before initializing it with another configuration",
                 )
-            engine = create_engine_for(config)
+            engine = create_engine_for(config, credentials=self.credentials)
             # Attached first, so the probe's connection is known to rest in the pool.
             self._tracker.attach(engine.sync_engine.pool)
             try:

@@ -169,6 +169,14 @@ class DatabaseConfig(BaseModel):
         description="Seconds the replicas have to answer a health check before reads "
         "go to the primary.",
     )
+    migration_host: str | None = Field(
+        None,
+        description="Host that migrations reach PostgreSQL on directly, past a pooler; "
+        "unset: DB_HOST.",
+    )
+    migration_port: int | None = Field(
+        None, ge=1, le=65535, description="Port for migrations, past a pooler; unset: DB_PORT."
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
@@ -192,9 +200,11 @@ class DatabaseConfig(BaseModel):
             )
         return value
 
-    @field_validator("host")
+    @field_validator("host", "migration_host")
     @classmethod
-    def _check_host(cls, value: str) -> str:
+    def _check_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if "," in value:
             # Several hosts: the driver tries them in turn (failover), each with its port.
             return ",".join(_host_entry(*pair, multi=True) for pair in parse_host_ports(value))
@@ -319,6 +329,26 @@ class DatabaseConfig(BaseModel):
             self.model_copy(update={**update, "host": host, "port": port or self.port})
             for host, port in parse_host_ports(self.read_hosts)
         )
+
+    @property
+    def migration_config(self) -> Self | None:
+        """The direct migration target, or ``None`` when no ``DB_MIGRATION_*`` is set.
+
+        The same database, user and settings as this configuration, reached at
+        :attr:`migration_host` and :attr:`migration_port` (each defaulting to
+        the primary's) without PgBouncer: a session advisory lock taken through
+        a pooler in transaction mode could be stranded on a server session.
+        """
+        if self.migration_host is None and self.migration_port is None:
+            return None
+        direct = {
+            "host": self.migration_host or self.host,
+            "port": self.migration_port or self.port,
+            "pgbouncer": False,
+            "migration_host": None,
+            "migration_port": None,
+        }
+        return self.model_copy(update=direct)
 
     @property
     def sqlalchemy_url(self) -> URL:

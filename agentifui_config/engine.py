@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
+from agentifui_config.credentials import Credentials, pool_recycle_for
+from agentifui_config.errors import ConfigurationError
 from agentifui_config.failover import invalidate_on_demotion
 from agentifui_config.failures import (
     DatabaseUnavailableError,
@@ -34,7 +36,9 @@ _MAX_BACKOFF: Final = 2.0
 _POOL_ONLY: Final = ("pool_size", "max_overflow", "pool_timeout")
 
 
-def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
+def create_engine_for(
+    config: DatabaseConfig, *, credentials: Credentials | None = None, **overrides: Any
+) -> AsyncEngine:
     """An async engine with the configuration's pool, echo and connect arguments.
 
     A driver error whose SQLSTATE says the server cannot serve now (57P01
@@ -45,17 +49,26 @@ def create_engine_for(config: DatabaseConfig, **overrides: Any) -> AsyncEngine:
 
     Args:
         config: The database and its pool settings.
+        credentials: A password provider called for each new connection, in
+            place of the configuration's password; ``pool_recycle`` is kept
+            below its lifetime.
         **overrides: Further ``create_async_engine`` options, winning over the
             configuration's (``poolclass=NullPool`` drops the pool sizes).
+
+    Raises:
+        ConfigurationError: *credentials* are given for a driver other than asyncpg.
     """
+    connect_args = connect_args_for(config)
+    if credentials is not None:
+        connect_args["password"] = _password_argument(config, credentials)
     options: dict[str, Any] = {
         "pool_size": config.pool_size,
         "max_overflow": config.max_overflow,
         "pool_timeout": config.pool_timeout,
-        "pool_recycle": config.pool_recycle,
+        "pool_recycle": pool_recycle_for(config, credentials),
         "pool_pre_ping": config.pool_pre_ping,
         "echo": config.echo_sql,
-        "connect_args": connect_args_for(config),
+        "connect_args": connect_args,
         **overrides,
     }
     if options.get("poolclass") is NullPool:
@@ -85,6 +98,17 @@ def _as_operational(context: ExceptionContext) -> sa_exc.OperationalError | None
         connection_invalidated=error.connection_invalidated,
         ismulti=error.ismulti,
     )
+
+
+def _password_argument(config: DatabaseConfig, credentials: Credentials) -> Any:
+    """The ``password`` argument for asyncpg: a callable it awaits for each new connection."""
+    if config.driver.partition("+")[2] != "asyncpg":
+        raise ConfigurationError(
+            f"rotating credentials need the asyncpg driver, not {config.driver!r}",
+            variable="DB_DRIVER",
+            remedy="set DB_DRIVER=postgresql+asyncpg, whose connect() takes a callable password",
+        )
+    return credentials.password
 
 
 class _CutTimedOut:

@@ -225,6 +225,57 @@ class TestDatabaseConfigHost:
         assert DatabaseConfig(host=host).is_unix_socket is socket
 
 
+class TestDatabaseConfigMigrationTarget:
+    def test_no_direct_target_by_default(self) -> None:
+        """Without DB_MIGRATION_HOST or DB_MIGRATION_PORT there is no direct migration target."""
+        assert DatabaseConfig(pgbouncer=True).migration_config is None
+
+    def test_direct_target_is_the_primary_past_the_pooler(self) -> None:
+        """The direct target keeps the primary's user, password and database, not its pooler."""
+        cfg = DatabaseConfig(
+            host="pgbouncer",
+            port=6432,
+            password="s3cret",
+            database="app",
+            pgbouncer=True,
+            migration_host=" db-primary ",
+            migration_port=5433,
+        )
+        direct = cfg.migration_config
+        assert direct is not None
+        assert direct.url == "postgresql+asyncpg://postgres:s3cret@db-primary:5433/app"
+        assert (direct.pgbouncer, direct.migration_config) == (False, None)
+        assert direct.pool_size == cfg.pool_size
+
+    def test_port_alone_keeps_the_host(self) -> None:
+        """DB_MIGRATION_PORT alone reaches the primary's host on another port."""
+        direct = DatabaseConfig(host="db", port=6432, migration_port=5432).migration_config
+        assert direct is not None
+        assert (direct.host, direct.port) == ("db", 5432)
+
+    @pytest.mark.parametrize(
+        ("overrides", "report"),
+        [
+            (
+                {"migration_host": "bad host"},
+                "DB_MIGRATION_HOST: 'bad host' is not a host name, an IP address or an "
+                "absolute socket directory",
+            ),
+            ({"migration_port": 0}, "DB_MIGRATION_PORT: must be at least 1, got 0"),
+            ({"migration_port": 70000}, "DB_MIGRATION_PORT: must be at most 65535, got 70000"),
+        ],
+    )
+    def test_is_validated_like_the_primary(self, overrides: dict[str, Any], report: str) -> None:
+        """A bad direct host or port is refused with its variable, as DB_HOST and DB_PORT are."""
+        assert str(_config_error(**overrides)).startswith(report)
+
+    def test_never_shows_the_password(self) -> None:
+        """The direct target's repr masks the password, as the primary's does."""
+        direct = DatabaseConfig(password="s3cret", migration_host="db").migration_config
+        assert "s3cret" not in repr(direct)
+        assert "s3cret" not in str(direct)
+
+
 class TestDatabaseConfigValidation:
     @pytest.mark.parametrize(
         ("overrides", "report"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_type
 
@@ -23,7 +24,8 @@ from migrations_support import (
     role_with_hard_password,
     runs,
 )
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -47,6 +49,21 @@ if TYPE_CHECKING:
 
 _LOCK = text("SELECT pg_advisory_lock(:key)")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+
+
+@contextlib.contextmanager
+def _statements() -> Iterator[list[str]]:
+    """The SQL statements every engine sends while the block runs."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 @pytest_asyncio.fixture
@@ -201,11 +218,55 @@ class TestUpgrade:
         lock = await fetch(fresh_database, f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})")
         assert lock == [(True,)]
 
-    async def test_pgbouncer_is_refused(self, fresh_database: DatabaseConfig) -> None:
-        """A configuration that goes through PgBouncer is refused before anything runs."""
+    async def test_pgbouncer_mode_takes_a_transaction_scoped_lock(
+        self, fresh_database: DatabaseConfig
+    ) -> None:
+        """With DB_PGBOUNCER and no direct target, an xact lock guards a committed upgrade."""
         config = fresh_database.model_copy(update={"pgbouncer": True})
-        with pytest.raises(MigrationError, match="DB_PGBOUNCER: migrations cannot run through"):
+        with _statements() as sent:
             await upgrade(config, SAMPLE)
+        assert await runs(fresh_database) == ["a1", "b2", "c3"]
+        assert any("pg_try_advisory_xact_lock" in statement for statement in sent)
+        assert not any("pg_try_advisory_lock(" in statement for statement in sent)
+        assert not any("pg_advisory_unlock" in statement for statement in sent)
+
+    async def test_pgbouncer_mode_waits_for_a_session_lock(
+        self, fresh_database: DatabaseConfig
+    ) -> None:
+        """The transaction-scoped lock excludes a replica holding the session lock."""
+        config = fresh_database.model_copy(update={"pgbouncer": True})
+        async with connected(fresh_database) as holder:
+            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+            with pytest.raises(MigrationLockTimeoutError, match="held by server process"):
+                await upgrade(config, SAMPLE, lock_timeout=0.3)
+        assert await current(fresh_database, SAMPLE) == ()
+
+    async def test_direct_target_is_what_migrates(self, fresh_database: DatabaseConfig) -> None:
+        """With DB_MIGRATION_HOST/PORT set, the lock and the migration use them, not DB_HOST."""
+        config = fresh_database.model_copy(
+            update={
+                "host": "192.0.2.1",  # TEST-NET-1: never answers
+                "port": 6432,
+                "connect_timeout": 0.5,
+                "pgbouncer": True,
+                "migration_host": fresh_database.host,
+                "migration_port": fresh_database.port,
+            }
+        )
+        with _statements() as sent:
+            await upgrade(config, SAMPLE)
+        assert await runs(fresh_database) == ["a1", "b2", "c3"]
+        assert any("pg_try_advisory_lock(" in statement for statement in sent)
+
+    async def test_at_head_takes_no_lock(self, fresh_database: DatabaseConfig) -> None:
+        """An upgrade of a database at head returns at once, even while another holds the lock."""
+        await upgrade(fresh_database, SAMPLE)
+        async with connected(fresh_database) as holder:
+            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+            with _statements() as sent:
+                await upgrade(fresh_database, SAMPLE, lock_timeout=0.3)
+        assert not any("advisory" in statement for statement in sent)
+        assert await runs(fresh_database) == ["a1", "b2", "c3"]
 
     async def test_connection_inside_engine_begin_is_refused(
         self, fresh_database: DatabaseConfig

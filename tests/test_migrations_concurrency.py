@@ -8,7 +8,7 @@ from multiprocessing.synchronize import Barrier
 from typing import TYPE_CHECKING
 
 import pytest
-from migrations_support import SAMPLE, fetch
+from migrations_support import SAMPLE, fetch, runs
 
 from agentifui_config.migrations import get_migration_status, upgrade
 
@@ -17,6 +17,20 @@ if TYPE_CHECKING:
 
 _PROCESSES = 8
 _DEADLINE = 60.0  # seconds for every process to finish, start-up included
+
+
+def run_together(config: DatabaseConfig) -> list[int | None]:
+    """Start :data:`_PROCESSES` upgrades of *config* at once; their exit codes."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(_PROCESSES)
+    processes = [
+        context.Process(target=upgrade_in_process, args=(config, start)) for _ in range(_PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(_DEADLINE)
+    return [process.exitcode for process in processes]
 
 
 def upgrade_in_process(config: DatabaseConfig, start: Barrier) -> None:
@@ -29,17 +43,7 @@ def upgrade_in_process(config: DatabaseConfig, start: Barrier) -> None:
 class TestConcurrentUpgrade:
     async def test_eight_processes_migrate_once(self, fresh_database: DatabaseConfig) -> None:
         """Eight spawned processes all succeed, each revision runs once, the database is at head."""
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(_PROCESSES)
-        processes = [
-            context.Process(target=upgrade_in_process, args=(fresh_database, start))
-            for _ in range(_PROCESSES)
-        ]
-        for process in processes:
-            process.start()
-        for process in processes:
-            await asyncio.to_thread(process.join, _DEADLINE)
-        exit_codes = [process.exitcode for process in processes]
+        exit_codes = await asyncio.to_thread(run_together, fresh_database)
         assert exit_codes == [0] * _PROCESSES
         runs = await fetch(
             fresh_database, "SELECT revision, backend_pid FROM migration_runs ORDER BY id"
@@ -50,3 +54,12 @@ class TestConcurrentUpgrade:
         status = await get_migration_status(fresh_database, SAMPLE)
         assert status.current_revisions == ("c3",)
         assert status.is_ready
+
+    async def test_one_pending_revision_is_applied_once(
+        self, fresh_database: DatabaseConfig
+    ) -> None:
+        """Eight processes starting against a database one revision behind apply it once."""
+        await upgrade(fresh_database, SAMPLE, "b2")
+        exit_codes = await asyncio.to_thread(run_together, fresh_database)
+        assert exit_codes == [0] * _PROCESSES
+        assert await runs(fresh_database) == ["a1", "b2", "c3"]

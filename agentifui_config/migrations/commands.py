@@ -18,7 +18,9 @@ from alembic import command
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from agentifui_config.health import MigrationState
 from agentifui_config.migrations.lock import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATION_LOCK_KEY,
@@ -31,11 +33,12 @@ from agentifui_config.migrations.scripts import (
     load_alembic_config,
     with_attributes,
 )
+from agentifui_config.migrations.status import get_migration_status
 from agentifui_config.migrations.target import (
     MigrationTarget,
     database_url,
+    direct_target,
     open_connection,
-    refuse_pgbouncer,
 )
 
 if TYPE_CHECKING:
@@ -81,8 +84,14 @@ async def upgrade(
 
     Replicas that start together may all call it: the first takes the
     migration lock and migrates, the others wait for the lock, then find
-    nothing left to do. A transaction open on a connection passed in is
-    committed first.
+    nothing left to do. An upgrade of a manager or configuration to ``head``
+    first reads the version table without the lock, so replicas starting
+    against a database at head cost one query each. A transaction open on a
+    connection passed in is committed first.
+
+    A configuration with ``DB_MIGRATION_HOST``/``DB_MIGRATION_PORT`` is
+    migrated at that direct target; without one, through PgBouncer in
+    transaction mode (``DB_PGBOUNCER``), the lock is transaction-scoped.
 
     Args:
         target: A manager (whose configuration opens a connection of the
@@ -102,8 +111,7 @@ async def upgrade(
     Raises:
         MigrationLockTimeoutError: Another process kept migrating past *lock_timeout*.
         MigrationError: Alembic refused (an unknown revision, several heads for
-            ``head``), ``env.py`` ignored the connection handed to it, or the
-            target goes through PgBouncer in transaction mode.
+            ``head``), or ``env.py`` ignored the connection handed to it.
     """
     return await _run(
         command.upgrade,
@@ -265,13 +273,31 @@ async def _run(
     config = load_alembic_config(alembic_config)
     if sql:
         return _offline(run, config, revision, database_url(target), options)
-    refuse_pgbouncer(target)
-    async with (
-        open_connection(target, own=True) as connection,
-        migration_lock(connection, timeout=lock_timeout, key=lock_key),
-    ):
-        await connection.run_sync(_online, run, config, revision, options)
+    precheck = run is command.upgrade and not isinstance(target, AsyncConnection)
+    target, transaction_scoped = direct_target(target)
+    async with open_connection(target, own=True) as connection:
+        if precheck and await _at_head(connection, config, revision):
+            return None
+        async with migration_lock(
+            connection, timeout=lock_timeout, key=lock_key, transaction_scoped=transaction_scoped
+        ):
+            await connection.run_sync(_online, run, config, revision, options)
     return None
+
+
+async def _at_head(connection: AsyncConnection, config: Config, revision: str) -> bool:
+    """Whether an upgrade to *revision* has nothing to do, read without the lock.
+
+    Only for ``head``, on a connection of the upgrade's own: any doubt
+    (another version table, a read error) reads as not at head, and the
+    locked upgrade decides.
+    """
+    if revision not in ("head", "heads"):
+        return False
+    status = await get_migration_status(connection, config)
+    await connection.rollback()  # end the read; the lock begins afresh
+    # An empty history has nothing to skip: env.py still runs, and shows its errors.
+    return status.state is MigrationState.UP_TO_DATE and bool(status.current_revisions)
 
 
 def _online(

@@ -8,6 +8,11 @@ the server cuts the wait short, and no statement stays open while waiting),
 and released with ``pg_advisory_unlock`` only after the migration committed.
 A process that dies while holding it loses its session, and the server
 releases the lock.
+
+Through PgBouncer in transaction mode a session lock could be taken on one
+server session and released on another, so there the lock is
+transaction-scoped instead (``pg_try_advisory_xact_lock``): taken in the
+transaction the migration then runs in, and released by its commit or rollback.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ _FIRST_POLL: Final = 0.05
 _MAX_POLL: Final = 1.0
 
 _TRY_LOCK: Final = text("SELECT pg_try_advisory_lock(:key)")
+_TRY_XACT_LOCK: Final = text("SELECT pg_try_advisory_xact_lock(:key)")
 _UNLOCK: Final = text("SELECT pg_advisory_unlock(:key)")
 _HOLDER: Final = text(
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -83,6 +89,7 @@ async def migration_lock(
     *,
     timeout: float = DEFAULT_LOCK_TIMEOUT,  # noqa: ASYNC109 - a lock wait, not a call timeout
     key: int = MIGRATION_LOCK_KEY,
+    transaction_scoped: bool = False,
 ) -> AsyncIterator[None]:
     """Hold the migration lock on *connection* for the body of the ``async with``.
 
@@ -91,32 +98,43 @@ async def migration_lock(
     released, so the next holder finds the work done; when it raises, its
     uncommitted work is rolled back before the release.
 
+    With *transaction_scoped* the body runs inside the transaction that holds
+    the lock, and must not commit it: a commit would release the lock early.
+
     Args:
         connection: The connection to hold the lock on, the one that migrates.
         timeout: Seconds to wait for another process's lock.
         key: The advisory lock key; processes with the same key and database
             exclude each other.
+        transaction_scoped: Take ``pg_advisory_xact_lock`` rather than a
+            session lock, for connections through PgBouncer in transaction mode.
 
     Raises:
         MigrationLockTimeoutError: The lock stayed taken for *timeout* seconds.
         MigrationError: *connection* is inside ``engine.begin()``, whose
             transaction cannot be committed here.
     """
-    await _acquire(connection, timeout, key)
+    await _acquire(connection, timeout, key, transaction_scoped)
     try:
         yield
         # Alembic commits what it began, but not a transaction it took for the
-        # caller's (one SQLAlchemy began with the first statement).
+        # caller's (one SQLAlchemy began with the first statement); this commit
+        # also ends a transaction-scoped lock.
         await _commit_open_transaction(connection)
     finally:
-        await _release(connection, key)
+        await _release(connection, key, transaction_scoped)
 
 
-async def _acquire(connection: AsyncConnection, timeout: float, key: int) -> None:  # noqa: ASYNC109
+async def _acquire(
+    connection: AsyncConnection,
+    timeout: float,  # noqa: ASYNC109 - a lock wait, not a call timeout
+    key: int,
+    transaction_scoped: bool,
+) -> None:
     deadline = time.monotonic() + timeout
     poll = _FIRST_POLL
     waited = False
-    while not await _try_lock(connection, key):
+    while not await _try_lock(connection, key, transaction_scoped):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise await _timed_out(connection, timeout, key)
@@ -131,10 +149,11 @@ async def _acquire(connection: AsyncConnection, timeout: float, key: int) -> Non
         poll = min(poll * 2, _MAX_POLL)
 
 
-async def _try_lock(connection: AsyncConnection, key: int) -> bool:
+async def _try_lock(connection: AsyncConnection, key: int, transaction_scoped: bool) -> bool:
     try:
         await _commit_open_transaction(connection)
-        taken = bool(await connection.scalar(_TRY_LOCK, {"key": key}))
+        query = _TRY_XACT_LOCK if transaction_scoped else _TRY_LOCK
+        taken = bool(await connection.scalar(query, {"key": key}))
     except InvalidRequestError as exc:
         raise MigrationError(
             f"cannot commit on this connection: {exc}",
@@ -142,6 +161,11 @@ async def _try_lock(connection: AsyncConnection, key: int) -> bool:
             remedy="pass a connection from engine.connect(), not from engine.begin(): "
             "migrations commit their own transactions",
         ) from exc
+    if transaction_scoped:
+        if not taken:
+            # Waiting outside a transaction frees the pooler's server connection.
+            await connection.rollback()
+        return taken
     # End the polling transaction: the lock is held by the session, not by it.
     await connection.commit()
     return taken
@@ -164,7 +188,7 @@ async def _timed_out(
     )
 
 
-async def _release(connection: AsyncConnection, key: int) -> None:
+async def _release(connection: AsyncConnection, key: int, transaction_scoped: bool) -> None:
     if connection.invalidated:
         # Unlocking now would reconnect: a new session that holds nothing.
         _LOG.warning(
@@ -174,7 +198,9 @@ async def _release(connection: AsyncConnection, key: int) -> None:
         return
     try:
         if connection.in_transaction():
-            await connection.rollback()
+            await connection.rollback()  # which also ends a transaction-scoped lock
+        if transaction_scoped:
+            return
         await connection.execute(_UNLOCK, {"key": key})
         await connection.commit()
     except Exception:

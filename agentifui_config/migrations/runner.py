@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentifui_config.migrations.lock import DEFAULT_LOCK_TIMEOUT, migration_lock
 from agentifui_config.migrations.scripts import MigrationError
-from agentifui_config.migrations.target import open_connection, refuse_pgbouncer
+from agentifui_config.migrations.target import direct_target, open_connection
 from agentifui_config.settings import EnvironmentSettings, load_settings
 
 if TYPE_CHECKING:
@@ -80,8 +80,7 @@ def run_migrations(
             one while an event loop runs outside ``run_sync()``, an
             ``AsyncConnection`` with no loop running (it belongs to another
             one), or something that is neither an engine nor a connection;
-            no connection is handed in and an event loop is running already;
-            or the database is reached through PgBouncer in transaction mode.
+            no connection is handed in and an event loop is running already.
         ConfigurationError: No database is given and the settings are invalid.
     """
     from alembic import context  # noqa: PLC0415 - a proxy that exists only while env.py runs
@@ -202,10 +201,10 @@ def _migrate(connection: Connection, options: dict[str, Any]) -> None:
 async def _run_online(
     database: DatabaseConfig, lock_timeout: float, options: dict[str, Any]
 ) -> None:
-    refuse_pgbouncer(database)
+    target, transaction_scoped = direct_target(database)
     async with (
-        open_connection(database) as connection,
-        migration_lock(connection, timeout=lock_timeout),
+        open_connection(target) as connection,
+        migration_lock(connection, timeout=lock_timeout, transaction_scoped=transaction_scoped),
     ):
         await connection.run_sync(_migrate, options)
 

@@ -18,13 +18,18 @@ from sqlalchemy.pool import NullPool
 from agentifui_config.connection import ConnectionManager
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.engine import create_engine_for
-from agentifui_config.migrations.scripts import MigrationError
 from agentifui_config.secrecy import scrub, scrub_config, url_secrets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-__all__ = ["MigrationTarget", "database_url", "open_connection", "refuse_pgbouncer", "scrubbed"]
+__all__ = [
+    "MigrationTarget",
+    "database_url",
+    "direct_target",
+    "open_connection",
+    "scrubbed",
+]
 
 MigrationTarget: TypeAlias = ConnectionManager | DatabaseConfig | AsyncConnection
 """A database the migration helpers can run against."""
@@ -92,22 +97,22 @@ def scrubbed(text: str, target: MigrationTarget) -> str:
     return scrub_config(text, _config_of(target))
 
 
-def refuse_pgbouncer(target: MigrationTarget) -> None:
-    """Refuse to migrate through PgBouncer in transaction mode.
+def direct_target(target: MigrationTarget) -> tuple[MigrationTarget, bool]:
+    """What the locked commands connect to, and whether their lock must be transaction-scoped.
 
-    The migration lock is a session-level advisory lock: PgBouncer hands each
-    transaction to any server connection, so the lock would be taken on one
-    server session and released (or re-taken by another replica) on another.
+    A configuration (or a manager's) with ``DB_MIGRATION_HOST`` or
+    ``DB_MIGRATION_PORT`` gives its direct target, reached past the pooler,
+    where the session lock holds. Without one, a configuration that goes
+    through PgBouncer in transaction mode keeps its target but needs a
+    transaction-scoped lock, which a pooler cannot strand.
 
-    Raises:
-        MigrationError: *target*'s configuration says connections go through PgBouncer.
+    Returns:
+        The target to connect to, and ``True`` for a transaction-scoped lock.
     """
     config = _config_of(target)
-    if config is not None and config.pgbouncer:
-        raise MigrationError(
-            "migrations cannot run through PgBouncer in transaction mode: "
-            "the migration lock needs a server session of its own",
-            variable="DB_PGBOUNCER",
-            remedy="run migrations with a DatabaseConfig that reaches PostgreSQL directly "
-            "(DB_PGBOUNCER=false and the server's own host and port)",
-        )
+    if config is None:
+        return target, False
+    direct = config.migration_config
+    if direct is not None:
+        return direct, False
+    return target, config.pgbouncer
