@@ -133,7 +133,7 @@ def test_connections_page_runs(page_runner: Callable[[str], _Page]) -> None:
     page = page_runner("connections.md")
     for number, block in enumerate(page.blocks):
         page.run(number, block)
-    assert len(page.blocks) == 2
+    assert len(page.blocks) == 3
 
 
 def test_migrations_page_runs(page_runner: Callable[[str], _Page]) -> None:

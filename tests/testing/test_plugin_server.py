@@ -13,7 +13,7 @@ import pytest
 from connection_support import database_exists
 from plugin_support import InnerSuite
 
-from agentifui_config.testing import plugin, postgres
+from agentifui_config.testing import _embedded, plugin, postgres
 from agentifui_config.testing.postgres import DATABASE_PREFIX, URL_VARIABLE
 
 if TYPE_CHECKING:
@@ -53,9 +53,10 @@ def serverless(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> In
 def nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, serverless: InnerSuite
 ) -> InnerSuite:
-    """An inner project with no test URL set and no pgserver to import."""
+    """An inner project with no test URL set, no pgserver to import and no server binaries."""
     monkeypatch.delenv(URL_VARIABLE)
     monkeypatch.setitem(sys.modules, "pgserver", None)
+    monkeypatch.setattr(_embedded, "find_bindir", lambda: None)
     return serverless
 
 
@@ -86,7 +87,7 @@ class TestNoServer:
                 f"agentifui-config: no PostgreSQL: {URL_VARIABLE} is not set and pgserver is "
                 "not installed*",
                 "agentifui-config: the tests that need PostgreSQL were skipped: "
-                f"{URL_VARIABLE}: is not set and pgserver cannot be imported*",
+                f"{URL_VARIABLE}: is not set, pgserver cannot be imported*no PostgreSQL server binaries*",
                 "*SKIPPED * no PostgreSQL for the tests: *--agentifui-require-db*",
             ]
         )
