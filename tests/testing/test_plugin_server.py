@@ -87,7 +87,8 @@ class TestNoServer:
                 f"agentifui-config: no PostgreSQL: {URL_VARIABLE} is not set and pgserver is "
                 "not installed*",
                 "agentifui-config: the tests that need PostgreSQL were skipped: "
-                f"{URL_VARIABLE}: is not set, pgserver cannot be imported*no PostgreSQL server binaries*",
+                f"{URL_VARIABLE}: is not set, pgserver cannot be imported*"
+                "no PostgreSQL server binaries*",
                 "*SKIPPED * no PostgreSQL for the tests: *--agentifui-require-db*",
             ]
         )
