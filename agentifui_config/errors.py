@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agentifui_config.secrecy import is_secret_name, mask, scrub
+from agentifui_config.secrecy import scrub
 
 __all__ = [
     "UNNAMED",
@@ -22,13 +22,7 @@ __all__ = [
     "Finding",
     "Severity",
     "findings_from_errors",
-    "is_secret_option",
-    "mask",
-    "scrub",
 ]
-
-# Kept importable from here for one release; the rule lives in agentifui_config.secrecy.
-is_secret_option = is_secret_name
 
 UNNAMED: Final = "value"
 """The variable name parsers use when the caller did not say which variable is parsed."""

@@ -9,16 +9,12 @@ from typing import Annotated, Any, Literal, assert_type
 import pytest
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from agentifui_config import secrecy
 from agentifui_config.errors import (
     UNNAMED,
     ConfigurationError,
     Finding,
     Severity,
     findings_from_errors,
-    is_secret_option,
-    mask,
-    scrub,
 )
 from agentifui_config.parsing import parse_list
 
@@ -233,10 +229,3 @@ class TestFindingsFromErrors:
         """The result is a list of findings."""
         variable: Callable[[tuple[int | str, ...]], str] = _variable
         assert_type(findings_from_errors([], variable, set()), list[Finding])
-
-
-class TestSecrecyNames:
-    def test_old_names_still_import_from_errors(self) -> None:
-        """mask, scrub and is_secret_option still import from errors, as the secrecy rule."""
-        assert (mask, scrub) == (secrecy.mask, secrecy.scrub)
-        assert is_secret_option is secrecy.is_secret_name
