@@ -23,13 +23,10 @@ from sqlalchemy.pool import NullPool
 from agentifui_config.checkouts import CheckoutTracker
 from agentifui_config.engine import DatabaseUnavailableError, create_engine_for, wait_until_ready
 from agentifui_config.errors import AgentifuiError
-from agentifui_config.health import (
-    ConnectionPoolInfo,
-    DatabaseHealthInfo,
-    MigrationStatus,
-)
+from agentifui_config.health import MigrationStatus
 from agentifui_config.probing import HealthCheck
-from agentifui_config.replicas import ReadSessions
+from agentifui_config.read_sessions import ReadSessions
+from agentifui_config.reports import ManagerReports, pool_count
 from agentifui_config.secrecy import scrub_config
 
 if TYPE_CHECKING:
@@ -51,17 +48,6 @@ _LOG = logging.getLogger("agentifui_config.connection")
 # Seconds dispose() lets the server see idle connections off before cutting them.
 _CLOSE_WAIT: Final = 2.0
 
-# What get_metrics() reports for the pool before initialize and after dispose.
-_NO_POOL: Final = ConnectionPoolInfo(
-    pool_size=0,
-    max_overflow=0,
-    checked_in=0,
-    checked_out_connections=0,
-    overflow_connections=0,
-    invalid_connections=0,
-    active_connections=0,
-)
-
 MigrationProbe = Callable[["ConnectionManager"], Awaitable[MigrationStatus]]
 """Reports the migration status of a manager's database for its health check."""
 
@@ -73,7 +59,7 @@ class ManagerStateError(AgentifuiError, RuntimeError):
     """
 
 
-class ConnectionManager(ReadSessions):
+class ConnectionManager(ReadSessions, ManagerReports):
     """Owns an async engine and its pool for one database.
 
     In a script or a worker, ``async with ConnectionManager(config) as manager:``
@@ -307,78 +293,6 @@ class ConnectionManager(ReadSessions):
         task.add_done_callback(self._closing.discard)
         await asyncio.shield(task)
 
-    @property
-    def connection_count(self) -> int:
-        """Connections checked out of the pool now."""
-        return _count(self._pool, "checkedout") if self._engine is not None else 0
-
-    @property
-    def _pool(self) -> Pool:
-        return self.engine.sync_engine.pool
-
-    @property
-    def pool_status(self) -> ConnectionPoolInfo:
-        """A snapshot of the pool's counters.
-
-        Raises:
-            ManagerStateError: Before initialize or after dispose.
-        """
-        pool = self._pool
-        checked_in = _count(pool, "checkedin")
-        checked_out = _count(pool, "checkedout")
-        config = self._config
-        return ConnectionPoolInfo(
-            pool_size=config.pool_size if config else 0,
-            max_overflow=config.max_overflow if config else 0,
-            checked_in=checked_in,
-            checked_out_connections=checked_out,
-            overflow_connections=_count(pool, "overflow"),
-            invalid_connections=self._tracker.invalidated,
-            active_connections=checked_in + checked_out,
-        )
-
-    def get_metrics(self) -> dict[str, float | int | None]:
-        """Pool numbers, session and health counters, invalidations and the longest hold.
-
-        Returns:
-            A flat mapping of numbers, ready for a metrics exporter; pool numbers
-            are zero before initialize.
-        """
-        pool = (self.pool_status if self._engine is not None else _NO_POOL).to_dict()
-        reads = self._read_metrics()
-        self._tracker.report_leaks()
-        return {
-            **pool,
-            **self._counters,
-            "health_checks": self._health.runs,
-            "last_health_check_ms": self._health.last_ms,
-            "connections_invalidated": self._tracker.invalidated,
-            "longest_checkout_seconds": self._tracker.longest_held(),
-            "suspected_leaks": self._tracker.suspected_leaks,
-            **reads,
-        }
-
-    async def health_check(self, timeout: float = 5.0) -> DatabaseHealthInfo:  # noqa: ASYNC109
-        """Probe the database within *timeout* seconds; never raises.
-
-        A server that accepts the connection and then says nothing, or a pool
-        with every connection lent out, cannot make it wait longer than
-        *timeout*: a saturated pool is probed on a connection of its own, and
-        never more than one. Concurrent calls share the probe in flight, each
-        waiting at most its own *timeout*; a caller that is cancelled leaves
-        it running for the others.
-
-        Returns:
-            ``STARTING`` before initialize; ``HEALTHY``; ``DEGRADED`` when slow
-            or when the pool is saturated; ``UNHEALTHY`` when the database cannot
-            be reached, the probe fails, or the migrations are not ready
-            (:attr:`MigrationStatus.health`).
-        """
-        if self._engine is None or self._config is None:
-            return DatabaseHealthInfo.starting()
-        self._tracker.report_leaks()
-        return await self._health.check(timeout)
-
     def _scrub(self, message: str) -> str:
         return scrub_config(message, self._config)
 
@@ -469,10 +383,5 @@ async def _release(session: AsyncSession, *, rollback: bool) -> None:
 async def _drain(pool: Pool, deadline: float) -> None:
     """Wait until no connection is checked out, or until *deadline*."""
     # Check-ins arrive as synchronous pool events; a short poll bounds the wait.
-    while _count(pool, "checkedout") and time.monotonic() < deadline:  # noqa: ASYNC110
+    while pool_count(pool, "checkedout") and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-
-
-def _count(pool: Pool, name: str) -> int:
-    counter = getattr(pool, name, None)
-    return int(counter()) if callable(counter) else 0

@@ -1,0 +1,118 @@
+"""The read side of a connection manager: read sessions, routed by :class:`ReadRouter`.
+
+:class:`ReadSessions` is what :class:`~agentifui_config.ConnectionManager`
+inherits for reads: it sets up one :class:`ReadRouter` when the manager is
+initialized, gives the manager's own sessions a class whose commits the router
+sees (read-your-writes), and hands out read-only sessions whose transactions the
+router sends to a replica in rotation or to the primary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from agentifui_config.replicas import ReadRouter
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from agentifui_config.database import DatabaseConfig
+
+__all__ = ["ReadSessions", "session_classes"]
+
+
+class _RoutedSession(Session):
+    """A session whose bind the read router chooses, once per transaction."""
+
+    _router: ReadRouter
+    _read_bind: Engine | None = None
+
+    def get_bind(
+        self,
+        mapper: Any = None,
+        *,
+        clause: Any = None,
+        bind: Any = None,
+        **kw: Any,
+    ) -> Engine | Connection:
+        """The engine the router chose for the transaction under way, or a new choice."""
+        if bind is not None:
+            return super().get_bind(mapper, clause=clause, bind=bind, **kw)
+        # A transaction stays on the server it started on; the next one is routed afresh.
+        if self._read_bind is None or not self.in_transaction():
+            self._read_bind = self._router.choose()
+        return self._read_bind
+
+
+def session_classes(router: ReadRouter, base: type[Session]) -> tuple[type[Session], type[Session]]:
+    """The session classes of a manager: the primary's, whose commits mark the context, and reads'.
+
+    Both derive from *base* (the manager's ``sync_session_class``), so its own
+    event listeners and methods apply to either.
+    """
+    writes = type(base.__name__, (base,), {"__doc__": base.__doc__})
+    event.listen(writes, "after_commit", router.mark_write)
+    reads = type(f"Read{base.__name__}", (_RoutedSession, base), {"_router": router})
+    return writes, reads
+
+
+class ReadSessions:
+    """The read side of :class:`~agentifui_config.ConnectionManager`: read sessions."""
+
+    _reads: tuple[ReadRouter, async_sessionmaker[AsyncSession]] | None
+
+    def _state_error(self) -> Exception:
+        """The error for a manager used before initialize or after dispose (the manager's)."""
+        raise NotImplementedError
+
+    def _scrub(self, message: str) -> str:
+        """*message* without the configuration's secrets (the manager's)."""
+        raise NotImplementedError
+
+    def _lent(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """Lend *session* as the manager lends its own (the manager's)."""
+        raise NotImplementedError
+
+    def _open_reads(
+        self, config: DatabaseConfig, engine: AsyncEngine, options: Mapping[str, Any]
+    ) -> async_sessionmaker[AsyncSession]:
+        """Set up the read side; return the primary's session factory, whose commits it sees."""
+        router = ReadRouter(config, engine, self._scrub)
+        writes, reads = session_classes(router, options.get("sync_session_class", Session))
+        self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
+        return async_sessionmaker(engine, **{**options, "sync_session_class": writes})
+
+    async def get_read_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a read-only session on a healthy replica, or on the primary.
+
+        Each transaction goes to the next replica in rotation (round robin);
+        when none is configured or none answered the last check within
+        ``DB_READ_CHECK_TIMEOUT``, or once a session of this manager has
+        committed in the current context (read-your-writes), to the primary.
+        Transactions are read-only: a write is refused by the server. Usable as
+        a FastAPI dependency, released like ``get_session()``.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        if self._reads is None:
+            raise self._state_error()
+        router, factory = self._reads
+        await router.refresh()
+        async with self._lent(factory()) as session:
+            yield session
+
+    def read_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """The same as :meth:`get_read_session`, as ``async with manager.read_session() as s:``.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        return contextlib.asynccontextmanager(self.get_read_session)()
