@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import event, text
 
 from agentifui_config.engine import create_engine_for
+from agentifui_config.health import HealthStatus
 from agentifui_config.probing import within
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ __all__ = ["ReadRouter", "TargetHealth"]
 
 # Seconds a check's verdict stands before a read session asks for a new one.
 _RECHECK_EVERY: Final = 5.0
+# Seconds a check leaves between its own end and its starter's budget.
+_HANDOVER: Final = 0.05
 _READONLY: Final = {"postgresql_readonly": True}
 _PRIMARY_LSN: Final = text("SELECT pg_current_wal_lsn()::text")
 # Lag behind the primary's WAL position; without it, behind what the replica received.
@@ -85,6 +88,19 @@ class TargetHealth:
     lag_bytes: int | None = None
     lag_seconds: float | None = None
     error: str | None = None
+
+    @property
+    def health(self) -> HealthStatus:
+        """What this target does to the service's health: the one rule for read targets.
+
+        ``HEALTHY`` while it takes reads; ``DEGRADED`` when it is out of rotation
+        (unreachable, or lagging past ``DB_READ_MAX_LAG_SECONDS``): reads then go
+        to the other replicas or to the primary, so the service still answers.
+        Never worse: whether the primary is down is the verdict of the manager's
+        :meth:`~agentifui_config.ConnectionManager.health_check`, which a read
+        target cannot make better or worse than ``DEGRADED``.
+        """
+        return HealthStatus.HEALTHY if self.in_rotation else HealthStatus.DEGRADED
 
     def to_dict(self) -> dict[str, object]:
         """The fields as a JSON-ready mapping."""
@@ -157,8 +173,10 @@ class ReadRouter:
             The primary's health, then each replica's, in ``DB_READ_HOSTS`` order.
         """
         if self._check is None or self._check.done():
-            self._check = asyncio.ensure_future(self._check_all(timeout))
-        outcome = await within(timeout + 0.5, asyncio.shield(self._check))
+            # Ends a little before the budget, so that its starter gets its result.
+            budget = timeout - min(_HANDOVER, timeout / 10)
+            self._check = asyncio.ensure_future(self._check_all(budget))
+        outcome = await within(timeout, asyncio.shield(self._check))
         if isinstance(outcome, BaseException):
             return (self._unreachable("primary", self._config, outcome), *self.targets)
         return outcome

@@ -141,6 +141,15 @@ class ManagerReports:
             return ()
         return await self._reads[0].check(timeout)
 
+    @property
+    def replica_health(self) -> tuple[TargetHealth, ...]:
+        """Each read replica as the last check saw it, without checking.
+
+        Empty without replicas and before initialize; a replica not checked yet
+        reads as reachable and in rotation.
+        """
+        return () if self._reads is None else self._reads[0].targets
+
     def _read_metrics(self) -> dict[str, float | int | None]:
         """The read router's counters and per-replica numbers; zero counts before initialize."""
         if self._reads is None:

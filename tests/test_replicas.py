@@ -14,14 +14,19 @@ import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy.exc
-from connection_support import managed
+from connection_support import managed, proxy_to
 from fastapi import FastAPI
 from replication_support import Cluster, running
 from sqlalchemy import text
 
-from agentifui_config import ConnectionManager, DatabaseConfig
+from agentifui_config import ConnectionManager, DatabaseConfig, HealthStatus
 from agentifui_config.connection import ManagerStateError
-from agentifui_config.fastapi import DATABASE_STATE, ReadSessionDep, TransactionDep
+from agentifui_config.fastapi import (
+    DATABASE_STATE,
+    ReadSessionDep,
+    TransactionDep,
+    health_router,
+)
 from agentifui_config.replicas import TargetHealth
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -47,6 +52,26 @@ async def _where(manager: ConnectionManager) -> tuple[int, bool]:
     async with manager.read_session() as session:
         port, standby = (await session.execute(_WHERE)).one()
     return int(port), bool(standby)
+
+
+async def _health(
+    manager: ConnectionManager, path: str = "", **options: Any
+) -> tuple[int, dict[str, Any]]:
+    """GET the health endpoint *path* of an app serving *manager*: the status code and body."""
+    app = FastAPI()
+    setattr(app.state, DATABASE_STATE, manager)
+    app.include_router(health_router(**{"cache_ttl": 0.0, "timeout": 2.0, **options}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(f"/health{path}")
+    return response.status_code, response.json()
+
+
+def _targets(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The read targets' entries of a ``/health`` body."""
+    component = next(c for c in body["components"] if c["name"] == "read_targets")
+    targets: list[dict[str, Any]] = component["details"]["targets"]
+    return targets
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -230,3 +255,114 @@ class TestHealth:
         assert reason is not None
         assert "refused" in reason
         assert "s3cret-pw" not in reason
+
+
+class TestHealthEndpoints:
+    async def test_each_target_in_the_report(
+        self, manager: ConnectionManager, replication: Cluster
+    ) -> None:
+        """/health lists the primary and each replica, without addresses unless exposed."""
+        for node in replication.standbys:
+            await replication.caught_up(node)
+        code, body = await _health(manager)
+        targets = _targets(body)
+        assert (code, body["status"]) == (200, "healthy")
+        assert [t["name"] for t in targets] == ["primary", "replica 1", "replica 2"]
+        assert all(t["reachable"] and t["in_rotation"] for t in targets)
+        assert all(t["latency_ms"] is not None for t in targets)
+        assert [(t["lag_bytes"], t["lag_seconds"]) for t in targets[1:]] == [(0, 0.0), (0, 0.0)]
+        assert all("address" not in t for t in targets)
+        _, exposed = await _health(manager, expose_details=True)
+        port = replication.standbys[0].port
+        assert _targets(exposed)[1]["address"] == f"127.0.0.1:{port}"
+
+    async def test_replica_down_degrades(self, replication: Cluster) -> None:
+        """A replica that stops answering makes the service degraded; ready stays 200."""
+        first, second = replication.standbys
+        async with proxy_to(first.config) as proxy:
+            reads = f"127.0.0.1:{proxy.port},127.0.0.1:{second.port}"
+            async with managed(_config(replication, read_hosts=reads)) as manager:
+                proxy.refuse()
+                code, body = await _health(manager)
+                ready = await _health(manager, "/ready")
+                _, exposed = await _health(manager, expose_details=True)
+        down = _targets(body)[1]
+        assert (code, body["status"]) == (200, "degraded")
+        assert ready == (200, {"status": "degraded", "checked_at": ready[1]["checked_at"]})
+        assert (down["reachable"], down["in_rotation"], down["error"]) == (
+            False,
+            False,
+            "did not answer",
+        )
+        assert _targets(body)[2]["in_rotation"] is True
+        assert _component_status(body, "database") == "healthy"
+        assert _component_status(body, "read_targets") == "degraded"
+        assert str(proxy.port) in _targets(exposed)[1]["address"]
+        assert _targets(exposed)[1]["error"] != "did not answer"
+
+    async def test_primary_down_is_unhealthy(self, replication: Cluster) -> None:
+        """The primary going away answers 503, however well the replicas are."""
+        async with proxy_to(replication.primary.config) as proxy:
+            config = _config(replication, host="127.0.0.1", port=proxy.port)
+            async with managed(config) as manager:
+                proxy.refuse()
+                code, body = await _health(manager, timeout=1.0)
+                ready, _ = await _health(manager, "/ready", timeout=1.0)
+        assert (code, ready, body["status"]) == (503, 503, "unhealthy")
+        primary, *replicas = _targets(body)
+        assert primary["reachable"] is False
+        assert all(t["in_rotation"] for t in replicas)
+
+    async def test_probe_storm_shares_one_check(self, manager: ConnectionManager) -> None:
+        """Many concurrent probes run one check of the read targets."""
+        assert manager._reads is not None
+        router = manager._reads[0]
+        runs = 0
+        check_all = router._check_all
+
+        async def counted(timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+            nonlocal runs
+            runs += 1
+            return await check_all(timeout)
+
+        router._check_all = counted  # type: ignore[method-assign]
+        try:
+            app = FastAPI()
+            setattr(app.state, DATABASE_STATE, manager)
+            app.include_router(health_router(cache_ttl=0.0, timeout=2.0))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers = await asyncio.gather(*(client.get("/health") for _ in range(20)))
+        finally:
+            del router._check_all
+        assert {a.status_code for a in answers} == {200}
+        assert runs == 1
+
+    async def test_no_component_without_replicas(self, replication: Cluster) -> None:
+        """A service without read replicas reports no read targets."""
+        async with managed(replication.primary.config) as manager:
+            code, body = await _health(manager)
+        assert code == 200
+        assert [c["name"] for c in body["components"]] == ["database"]
+
+
+class TestTargetVerdict:
+    @pytest.mark.parametrize(
+        ("reachable", "in_rotation", "expected"),
+        [
+            (True, True, HealthStatus.HEALTHY),
+            (True, False, HealthStatus.DEGRADED),
+            (False, False, HealthStatus.DEGRADED),
+        ],
+    )
+    async def test_out_of_rotation_degrades(
+        self, reachable: bool, in_rotation: bool, expected: HealthStatus
+    ) -> None:
+        """A target out of rotation, lagging or unreachable, degrades; never worse."""
+        target = TargetHealth("replica 1", "db:5432", reachable, in_rotation)
+        assert target.health is expected
+
+
+def _component_status(body: dict[str, Any], name: str) -> str:
+    """The status of component *name* in a ``/health`` body."""
+    return str(next(c for c in body["components"] if c["name"] == name)["status"])

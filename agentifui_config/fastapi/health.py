@@ -1,21 +1,26 @@
 """Health endpoints: ``/health`` (the report), ``/health/live`` (the process), ``/health/ready``.
 
 ``/health`` answers with the overall status and one entry per component
-(``database``, and ``migrations`` when the lifespan was given migrations);
-``/health/ready`` with the status only; both 200 for ``healthy`` and
-``degraded``, 503 for ``starting`` and ``unhealthy``. ``/health/live`` never
-touches the database: it says the process answers, so an orchestrator does not
-restart a service whose database is down.
+(``database``, ``migrations`` when the lifespan was given migrations, and
+``read_targets`` when there are read replicas); ``/health/ready`` with the
+status only; both 200 for ``healthy`` and ``degraded``, 503 for ``starting``
+and ``unhealthy``. A read replica that is down or lagging makes the service
+``degraded``, never ``unhealthy`` (the rule is :attr:`TargetHealth.health
+<agentifui_config.replicas.TargetHealth.health>`): reads fall back to the
+primary. ``/health/live`` never touches the database: it says the process
+answers, so an orchestrator does not restart a service whose database is down.
 
 Probe storms stay cheap: concurrent requests share the manager's in-flight
-check (:meth:`ConnectionManager.health_check` does the sharing), and its
-rendered answer is reused for a short time (``cache_ttl``). The migrations
-component takes its status from :attr:`MigrationStatus.health`, the verdict
-the manager and the CLI's ``doctor`` use too.
+checks (:meth:`ConnectionManager.health_check` and
+:meth:`ConnectionManager.target_health` do the sharing), and their rendered
+answer is reused for a short time (``cache_ttl``). The migrations component
+takes its status from :attr:`MigrationStatus.health`, the verdict the manager
+and the CLI's ``doctor`` use too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -34,6 +39,8 @@ from agentifui_config.probing import database_status
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from agentifui_config.replicas import TargetHealth
+
 __all__ = ["health_router"]
 
 _HEADERS: Final = {"Cache-Control": "no-store"}
@@ -44,6 +51,8 @@ _NO_LIFESPAN: Final = (
     "create the app with FastAPI(lifespan=create_lifespan())"
 )
 _HIDDEN_ERROR: Final = "the database check failed"
+# What a read target's error says without expose_details: why, never where.
+_HIDDEN_TARGET_ERROR: Final = {True: "lags too far behind", False: "did not answer"}
 _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     503: {"description": "Starting or unhealthy: do not send traffic."}
 }
@@ -133,6 +142,7 @@ class _Report:
     full: bytes
     brief: bytes
     info: DatabaseHealthInfo | None = None
+    targets: tuple[TargetHealth, ...] = ()
     manager: ConnectionManager | None = None
     expires: float = 0.0
 
@@ -154,14 +164,22 @@ class _CachedCheck:
         cached = self._cached
         if cached is not None and cached.manager is manager and time.monotonic() < cached.expires:
             return cached
-        # Concurrent callers get the same result from the manager's shared check: render it once.
-        info = await manager.health_check(timeout=self._timeout)
+        # Concurrent callers get the same results from the manager's shared checks: render once.
+        info, targets = await asyncio.gather(
+            manager.health_check(timeout=self._timeout), self._targets(manager)
+        )
         cached = self._cached
-        if cached is not None and cached.info is info:
+        if cached is not None and cached.info is info and cached.targets is targets:
             return cached
-        report = _render(manager, info, self._expose, time.monotonic() + self._ttl)
+        report = _render(manager, info, self._expose, time.monotonic() + self._ttl, targets)
         self._cached = report
         return report
+
+    async def _targets(self, manager: ConnectionManager) -> tuple[TargetHealth, ...]:
+        """The primary and each replica, checked; none without replicas, to spare the primary."""
+        if not manager.replica_health:
+            return ()
+        return await manager.target_health(timeout=self._timeout)
 
 
 def _render(
@@ -169,16 +187,20 @@ def _render(
     info: DatabaseHealthInfo,
     expose: bool,
     expires: float = 0.0,
+    targets: tuple[TargetHealth, ...] = (),
 ) -> _Report:
     components = [_database(manager, info, expose)]
     if manager is not None and manager.migration_probe is not None:
         components.append(_migrations(info, expose))
-    # The manager's verdict, migrations included: the components only break it down.
-    status = info.status
+    reads = HealthStatus.worst(*(target.health for target in targets))
+    if targets:
+        components.append(_read_targets(targets, reads, expose))
+    # The manager's verdict, migrations included, and the read targets' (at worst DEGRADED).
+    status = HealthStatus.worst(info.status, reads)
     checked_at = info.checked_at.isoformat()
     full = {"status": status.value, "checked_at": checked_at, "components": components}
     brief = {"status": status.value, "checked_at": checked_at}
-    return _Report(status, _dumps(full), _dumps(brief), info, manager, expires)
+    return _Report(status, _dumps(full), _dumps(brief), info, targets, manager, expires)
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -228,3 +250,24 @@ def _migrations(info: DatabaseHealthInfo, expose: bool) -> dict[str, Any]:
         "latency_ms": None,
         "details": details,
     }
+
+
+def _read_targets(
+    targets: tuple[TargetHealth, ...], status: HealthStatus, expose: bool
+) -> dict[str, Any]:
+    return {
+        "name": "read_targets",
+        "status": status.value,
+        "latency_ms": None,
+        "details": {"targets": [_read_target(target, expose) for target in targets]},
+    }
+
+
+def _read_target(target: TargetHealth, expose: bool) -> dict[str, Any]:
+    entry = target.to_dict()
+    if not expose:
+        # Addresses and error texts name hosts: only the facts are public.
+        del entry["address"]
+        if target.error is not None:
+            entry["error"] = _HIDDEN_TARGET_ERROR[target.reachable]
+    return entry
