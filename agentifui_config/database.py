@@ -169,6 +169,13 @@ class DatabaseConfig(BaseModel):
         description="Seconds the replicas have to answer a health check before reads "
         "go to the primary.",
     )
+    read_your_writes_seconds: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Seconds a caller's reads go to the primary after it committed, "
+        "keyed by the caller the app names, per process; 0 turns it off.",
+    )
     migration_host: str | None = Field(
         None,
         description="Host that migrations reach PostgreSQL on directly, past a pooler; "

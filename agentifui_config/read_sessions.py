@@ -5,13 +5,19 @@ inherits for reads: it sets up one :class:`ReadRouter` when the manager is
 initialized, gives the manager's own sessions a class whose commits the router
 sees (read-your-writes), and hands out read-only sessions whose transactions the
 router sends to a replica in rotation or to the primary.
+
+Read-your-writes keyed by the caller: inside ``with manager.caller(key):``
+(the FastAPI integration opens one per request, see
+:func:`agentifui_config.fastapi.setup`), a commit is remembered for *key*, and
+for ``DB_READ_YOUR_WRITES_SECONDS`` the reads of *key* go to the primary, in
+this process: see :mod:`agentifui_config.recent_writes`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +32,9 @@ if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ReadSessions", "session_classes"]
+
+# The key of a read session's ``info`` that holds the caller its reads are for.
+_CALLER: Final = "agentifui_caller"
 
 
 class _RoutedSession(Session):
@@ -47,7 +56,7 @@ class _RoutedSession(Session):
             return super().get_bind(mapper, clause=clause, bind=bind, **kw)
         # A transaction stays on the server it started on; the next one is routed afresh.
         if self._read_bind is None or not self.in_transaction():
-            self._read_bind = self._router.choose()
+            self._read_bind = self._router.choose(self.info.get(_CALLER))
         return self._read_bind
 
 
@@ -93,26 +102,63 @@ class ReadSessions:
         """Yield a read-only session on a healthy replica, or on the primary.
 
         Each transaction goes to the next replica in rotation (round robin);
-        when none is configured or none answered the last check within
-        ``DB_READ_CHECK_TIMEOUT``, or once a session of this manager has
-        committed in the current context (read-your-writes), to the primary.
+        to the primary when none is configured or none answered the last check
+        within ``DB_READ_CHECK_TIMEOUT``, once a session of this manager has
+        committed in the current context, or while the current :meth:`caller`
+        is within ``DB_READ_YOUR_WRITES_SECONDS`` of a commit (read-your-writes).
         Transactions are read-only: a write is refused by the server. Usable as
         a FastAPI dependency, released like ``get_session()``.
 
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        if self._reads is None:
-            raise self._state_error()
-        router, factory = self._reads
-        await router.refresh()
-        async with self._lent(factory()) as session:
+        async with self.read_session() as session:
             yield session
 
-    def read_session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+    def read_session(
+        self, key: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         """The same as :meth:`get_read_session`, as ``async with manager.read_session() as s:``.
+
+        Args:
+            key: The caller the reads are for, when it is not the current
+                :meth:`caller`: its reads go to the primary within
+                ``DB_READ_YOUR_WRITES_SECONDS`` of its last commit.
 
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        return contextlib.asynccontextmanager(self.get_read_session)()
+        return contextlib.asynccontextmanager(self._reading)(key)
+
+    async def _reading(self, key: str | None) -> AsyncIterator[AsyncSession]:
+        """Open a read session for caller *key* (or the current one) and lend it."""
+        if self._reads is None:
+            raise self._state_error()
+        router, factory = self._reads
+        await router.refresh()
+        session = factory()
+        session.info[_CALLER] = router.caller.get() if key is None else key
+        async with self._lent(session) as lent:
+            yield lent
+
+    @contextlib.contextmanager
+    def caller(self, key: str | None) -> Iterator[None]:
+        """Act for caller *key* (a user id, a session cookie) inside the ``with`` block.
+
+        A session of this manager that commits inside it is remembered for
+        *key*, and read sessions opened inside it read for *key*: for
+        ``DB_READ_YOUR_WRITES_SECONDS`` after its last commit (0, the default,
+        turns this off), the reads of *key* go to the primary, in whatever
+        request or task they are made, in this process. ``None`` is no caller.
+
+        Raises:
+            ManagerStateError: Before initialize or after dispose.
+        """
+        if self._reads is None:
+            raise self._state_error()
+        variable = self._reads[0].caller
+        token = variable.set(key)
+        try:
+            yield
+        finally:
+            variable.reset(token)

@@ -11,7 +11,8 @@ primary, leaves the rotation until a later check finds it well.
 
 Read-your-writes: once a session of the manager has committed, reads in the
 same asyncio context (a FastAPI request runs in a task of its own) go to the
-primary.
+primary; with ``DB_READ_YOUR_WRITES_SECONDS``, so do the reads of the caller
+that committed (a key the application names), in any context, for that long.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import event, text
 from agentifui_config.engine import create_engine_for
 from agentifui_config.health import HealthStatus
 from agentifui_config.probing import within
+from agentifui_config.recent_writes import RecentWrites
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, ExceptionContext
@@ -139,6 +141,10 @@ class ReadRouter:
         self._checked_at = -math.inf
         self._check: asyncio.Task[tuple[TargetHealth, ...]] | None = None
         self._wrote = contextvars.ContextVar(f"agentifui_wrote_{id(self)}", default=False)
+        self.caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+            f"agentifui_caller_{id(self)}", default=None
+        )
+        self._recent = RecentWrites(config.read_your_writes_seconds)
         self.counters = {"reads_to_replicas": 0, "reads_to_primary": 0}
 
     @property
@@ -147,13 +153,24 @@ class ReadRouter:
         return tuple(target.health for target in self._targets)
 
     def mark_write(self, *_: object) -> None:
-        """Send the current context's later reads to the primary (a session committed)."""
-        self._wrote.set(True)
+        """Send the current context's later reads to the primary (a session committed).
 
-    def choose(self) -> Engine:
-        """The engine for the next read: a replica in rotation, in turn, else the primary."""
+        And, for ``DB_READ_YOUR_WRITES_SECONDS``, the reads of the context's
+        :attr:`caller`, if it has one, wherever they are made.
+        """
+        self._wrote.set(True)
+        key = self.caller.get()
+        if key is not None:
+            self._recent.add(key)
+
+    def choose(self, key: str | None = None) -> Engine:
+        """The engine for the next read: a replica in rotation, in turn, else the primary.
+
+        The primary also when the current context has committed, or when caller
+        *key* committed within ``DB_READ_YOUR_WRITES_SECONDS``.
+        """
         healthy = [t for t in self._targets if t.health.in_rotation]
-        if not healthy or self._wrote.get():
+        if not healthy or self._wrote.get() or (key is not None and key in self._recent):
             self.counters["reads_to_primary"] += 1
             return self._primary.sync_engine
         self.counters["reads_to_replicas"] += 1

@@ -23,10 +23,12 @@ from typing import Final
 
 import asyncpg
 from connection_support import free_port
+from sqlalchemy import text
 
-from agentifui_config import DatabaseConfig
+from agentifui_config import ConnectionManager, DatabaseConfig
 
 _TIMEOUT: Final = 60
+_WHERE: Final = text("SELECT inet_server_port(), pg_is_in_recovery()")
 _SERVER_USER: Final = "postgres"
 
 
@@ -198,3 +200,18 @@ def running(standbys: int) -> Iterator[Cluster]:
     """:func:`cluster` for a fixture to ``yield from``."""
     with cluster(standbys) as made:
         yield made
+
+
+def replicas_config(replication: Cluster, **fields: object) -> DatabaseConfig:
+    """The primary with every standby as a read replica, unless *fields* say otherwise."""
+    reads = ",".join(f"127.0.0.1:{node.port}" for node in replication.standbys)
+    return DatabaseConfig(
+        **{**replication.primary.config.model_dump(), "read_hosts": reads, **fields}
+    )
+
+
+async def read_from(manager: ConnectionManager, key: str | None = None) -> tuple[int, bool]:
+    """The port of the server a read session (for caller *key*) reads from, and if a standby."""
+    async with manager.read_session(key) as session:
+        port, standby = (await session.execute(_WHERE)).one()
+    return int(port), bool(standby)

@@ -16,10 +16,10 @@ import pytest_asyncio
 import sqlalchemy.exc
 from connection_support import managed, proxy_to
 from fastapi import FastAPI
-from replication_support import Cluster, running
+from replication_support import Cluster, read_from, replicas_config, running
 from sqlalchemy import text
 
-from agentifui_config import ConnectionManager, DatabaseConfig, HealthStatus
+from agentifui_config import ConnectionManager, HealthStatus
 from agentifui_config.connection import ManagerStateError
 from agentifui_config.fastapi import (
     DATABASE_STATE,
@@ -31,27 +31,11 @@ from agentifui_config.replicas import TargetHealth
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-_WHERE = text("SELECT inet_server_port(), pg_is_in_recovery()")
-
 
 @pytest.fixture(scope="session")
 def replication() -> Iterator[Cluster]:
     """A primary with two streaming standbys, for the whole test session."""
     yield from running(standbys=2)
-
-
-def _config(replication: Cluster, **fields: Any) -> DatabaseConfig:
-    """The primary with both standbys as replicas, unless *fields* say otherwise."""
-    reads = ",".join(f"127.0.0.1:{node.port}" for node in replication.standbys)
-    return DatabaseConfig(
-        **{**replication.primary.config.model_dump(), "read_hosts": reads, **fields}
-    )
-
-
-async def _where(manager: ConnectionManager) -> tuple[int, bool]:
-    async with manager.read_session() as session:
-        port, standby = (await session.execute(_WHERE)).one()
-    return int(port), bool(standby)
 
 
 async def _health(
@@ -77,7 +61,7 @@ def _targets(body: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def manager(replication: Cluster) -> AsyncIterator[ConnectionManager]:
     """A manager of the primary with both standbys as read replicas."""
-    async with managed(_config(replication)) as made:
+    async with managed(replicas_config(replication)) as made:
         yield made
 
 
@@ -86,7 +70,7 @@ class TestRouting:
         self, manager: ConnectionManager, replication: Cluster
     ) -> None:
         """Consecutive read sessions go to each standby in turn, never to the primary."""
-        seen = [await _where(manager) for _ in range(4)]
+        seen = [await read_from(manager) for _ in range(4)]
         ports = {node.port for node in replication.standbys}
         assert {port for port, _ in seen} == ports
         assert all(standby for _, standby in seen)
@@ -115,9 +99,9 @@ class TestRouting:
 
     async def test_falls_back_to_the_primary(self, replication: Cluster) -> None:
         """When no replica answers within the check budget, reads go to the primary."""
-        config = _config(replication, read_hosts="127.0.0.1:1", read_check_timeout=0.5)
+        config = replicas_config(replication, read_hosts="127.0.0.1:1", read_check_timeout=0.5)
         async with managed(config) as manager:
-            port, standby = await asyncio.wait_for(_where(manager), 5)
+            port, standby = await asyncio.wait_for(read_from(manager), 5)
             (primary, replica) = await manager.target_health(2.0)
         assert (port, standby) == (replication.primary.port, False)
         assert replica.reachable is False
@@ -128,15 +112,17 @@ class TestRouting:
         """A replica that goes away between checks fails one read at most, then gets none."""
         doomed = replication.add_standby()
         first = replication.standbys[0]
-        config = _config(replication, read_hosts=f"127.0.0.1:{doomed.port},127.0.0.1:{first.port}")
+        config = replicas_config(
+            replication, read_hosts=f"127.0.0.1:{doomed.port},127.0.0.1:{first.port}"
+        )
         async with managed(config) as manager:
-            assert {(await _where(manager))[0] for _ in range(2)} == {doomed.port, first.port}
+            assert {(await read_from(manager))[0] for _ in range(2)} == {doomed.port, first.port}
             doomed.stop("immediate")
             replication.standbys.remove(doomed)
             outcomes: list[int | None] = []
             for _ in range(4):
                 try:
-                    outcomes.append((await _where(manager))[0])
+                    outcomes.append((await read_from(manager))[0])
                 except (sqlalchemy.exc.DBAPIError, OSError):
                     outcomes.append(None)
             (_, lost, _) = await manager.target_health(2.0)
@@ -155,10 +141,10 @@ class TestReadYourWrites:
             async with manager.session() as session:
                 await session.execute(text("SELECT 1"))
                 await session.commit()
-            return await _where(manager)
+            return await read_from(manager)
 
         assert await asyncio.create_task(write_then_read()) == (replication.primary.port, False)
-        assert (await asyncio.create_task(_where(manager)))[1] is True
+        assert (await asyncio.create_task(read_from(manager)))[1] is True
 
     async def test_request_reads_its_writes(
         self, manager: ConnectionManager, replication: Cluster
@@ -211,7 +197,7 @@ class TestHealth:
     async def test_lagging_replica_leaves_the_rotation(self, replication: Cluster) -> None:
         """A replica whose replay is paused past the lag limit gets no reads until it catches up."""
         first, second = replication.standbys
-        config = _config(replication, read_max_lag_seconds=0.5)
+        config = replicas_config(replication, read_max_lag_seconds=0.5)
         async with managed(config) as manager:
             await replication.primary.fetchval("CREATE TABLE IF NOT EXISTS lag (a int)")
             await replication.caught_up(first)
@@ -220,7 +206,7 @@ class TestHealth:
                 await asyncio.sleep(1.0)
                 await replication.primary.fetchval("INSERT INTO lag VALUES (1)")
                 report = await manager.target_health(5.0)
-                ports = {(await _where(manager))[0] for _ in range(4)}
+                ports = {(await read_from(manager))[0] for _ in range(4)}
             finally:
                 await first.fetchval("SELECT pg_wal_replay_resume()")
             await replication.caught_up(first)
@@ -246,7 +232,7 @@ class TestHealth:
 
     async def test_no_secret_in_unreachable_reason(self, replication: Cluster) -> None:
         """A replica's error is reported without the shared password, even where it held it."""
-        config = _config(replication, password="s3cret-pw", read_hosts="127.0.0.1:1")
+        config = replicas_config(replication, password="s3cret-pw", read_hosts="127.0.0.1:1")
         async with managed(config) as manager:
             assert manager._reads is not None
             router = manager._reads[0]
@@ -281,7 +267,7 @@ class TestHealthEndpoints:
         first, second = replication.standbys
         async with proxy_to(first.config) as proxy:
             reads = f"127.0.0.1:{proxy.port},127.0.0.1:{second.port}"
-            async with managed(_config(replication, read_hosts=reads)) as manager:
+            async with managed(replicas_config(replication, read_hosts=reads)) as manager:
                 proxy.refuse()
                 code, body = await _health(manager)
                 ready = await _health(manager, "/ready")
@@ -303,7 +289,7 @@ class TestHealthEndpoints:
     async def test_primary_down_is_unhealthy(self, replication: Cluster) -> None:
         """The primary going away answers 503, however well the replicas are."""
         async with proxy_to(replication.primary.config) as proxy:
-            config = _config(replication, host="127.0.0.1", port=proxy.port)
+            config = replicas_config(replication, host="127.0.0.1", port=proxy.port)
             async with managed(config) as manager:
                 proxy.refuse()
                 code, body = await _health(manager, timeout=1.0)

@@ -34,6 +34,7 @@ if "scope" not in _inspect.signature(_fastapi.Depends).parameters:
         "pip install --upgrade 'agentifui-config[fastapi]'"
     )
 
+from agentifui_config.fastapi.callers import CallerKey, add_caller_key
 from agentifui_config.fastapi.dependencies import (
     DATABASE_STATE,
     SETTINGS_STATE,
@@ -57,11 +58,13 @@ __all__ = [
     "DATABASE_STATE",
     "PROBLEM_MEDIA_TYPE",
     "SETTINGS_STATE",
+    "CallerKey",
     "ConnectionManagerDep",
     "ReadSessionDep",
     "SessionDep",
     "SettingsDep",
     "TransactionDep",
+    "add_caller_key",
     "add_exception_handlers",
     "configure_cors",
     "create_lifespan",

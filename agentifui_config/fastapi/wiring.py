@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.middleware.cors import CORSMiddleware
 
 from agentifui_config.environment import Environment
+from agentifui_config.fastapi.callers import CallerKey, add_caller_key
 from agentifui_config.fastapi.health import health_router
 from agentifui_config.fastapi.lifespan import SettingsSource, resolve_settings
 from agentifui_config.fastapi.problems import add_exception_handlers
@@ -64,6 +65,7 @@ def setup(
     cors: bool = True,
     exception_handlers: bool = True,
     expose_details: bool | None = None,
+    caller_key: CallerKey | None = None,
 ) -> None:
     """Add the health endpoints, CORS and the database error handlers to *app*.
 
@@ -83,6 +85,10 @@ def setup(
             (:func:`add_exception_handlers`).
         expose_details: Show host, user, database name, server version and error
             texts in ``/health``; by default everywhere but production.
+        caller_key: Names the caller of a request (a user id, a session cookie),
+            to key read-your-writes by: for ``DB_READ_YOUR_WRITES_SECONDS``
+            after a caller committed, its reads go to the primary
+            (:func:`add_caller_key`).
 
     Raises:
         ConfigurationError: The settings are refused (logged).
@@ -96,3 +102,5 @@ def setup(
         configure_cors(app, loaded)
     if exception_handlers:
         add_exception_handlers(app)
+    if caller_key is not None:
+        add_caller_key(app, caller_key)

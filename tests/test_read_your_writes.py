@@ -1,0 +1,125 @@
+"""Tests for read-your-writes keyed by the caller: ``DB_READ_YOUR_WRITES_SECONDS``.
+
+They run against a primary and two streaming standbys the module starts itself
+(see ``replication_support``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from connection_support import managed
+from fastapi import FastAPI, Request
+from replication_support import Cluster, read_from, replicas_config, running
+from sqlalchemy import text
+
+from agentifui_config import ConnectionManager, load_settings
+from agentifui_config.connection import ManagerStateError
+from agentifui_config.fastapi import (
+    DATABASE_STATE,
+    ReadSessionDep,
+    TransactionDep,
+    add_caller_key,
+    setup,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+def replication() -> Iterator[Cluster]:
+    """A primary with two streaming standbys, for the module."""
+    yield from running(standbys=2)
+
+
+async def _commit_as(manager: ConnectionManager, key: str) -> None:
+    """Commit a transaction as caller *key*, in a task of its own."""
+
+    async def commit() -> None:
+        with manager.caller(key):
+            async with manager.session() as session:
+                await session.execute(text("SELECT 1"))
+                await session.commit()
+
+    await asyncio.create_task(commit())
+
+
+class TestReadYourWritesWindow:
+    async def test_caller_reads_from_the_primary_within_the_window(
+        self, replication: Cluster
+    ) -> None:
+        """After a caller committed, its reads elsewhere go to the primary until the window ends."""
+        primary = (replication.primary.port, False)
+        async with managed(replicas_config(replication, read_your_writes_seconds=1.5)) as manager:
+            await _commit_as(manager, "alice")
+            own = await asyncio.create_task(read_from(manager, "alice"))
+
+            async def in_context() -> tuple[int, bool]:
+                with manager.caller("alice"):
+                    return await read_from(manager)
+
+            own_in_context = await asyncio.create_task(in_context())
+            other = await asyncio.create_task(read_from(manager, "bob"))
+            nobody = await asyncio.create_task(read_from(manager))
+            await asyncio.sleep(1.6)
+            after = await asyncio.create_task(read_from(manager, "alice"))
+        assert (own, own_in_context) == (primary, primary)
+        assert other[1] is True
+        assert nobody[1] is True
+        assert after[1] is True
+
+    async def test_off_by_default(self, replication: Cluster) -> None:
+        """Without DB_READ_YOUR_WRITES_SECONDS, a caller's later reads go to the replicas."""
+        async with managed(replicas_config(replication)) as manager:
+            await _commit_as(manager, "alice")
+            assert (await asyncio.create_task(read_from(manager, "alice")))[1] is True
+
+    async def test_requests_keyed_by_the_app(self, replication: Cluster) -> None:
+        """A request that committed sends its caller's next requests' reads to the primary."""
+        app = FastAPI()
+        add_caller_key(app, lambda request: request.headers.get("x-user"))
+
+        @app.post("/rows")
+        async def add(writes: TransactionDep) -> None:
+            await writes.execute(text("SELECT 1"))
+
+        @app.get("/port")
+        async def where(reads: ReadSessionDep) -> int:
+            return int((await reads.execute(text("SELECT inet_server_port()"))).scalar_one())
+
+        standbys = {node.port for node in replication.standbys}
+        async with managed(replicas_config(replication, read_your_writes_seconds=5.0)) as manager:
+            setattr(app.state, DATABASE_STATE, manager)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                alice, bob = {"x-user": "alice"}, {"x-user": "bob"}
+                posted = await asyncio.create_task(client.post("/rows", headers=alice))
+                own = await asyncio.create_task(client.get("/port", headers=alice))
+                other = await asyncio.create_task(client.get("/port", headers=bob))
+                nobody = await asyncio.create_task(client.get("/port"))
+        assert posted.status_code == 200
+        assert own.json() == replication.primary.port
+        assert other.json() in standbys
+        assert nobody.json() in standbys
+
+    async def test_caller_before_initialize(self) -> None:
+        """Acting for a caller needs an initialized manager."""
+        manager = ConnectionManager()
+        with pytest.raises(ManagerStateError, match="is not initialized"), manager.caller("alice"):
+            pass
+
+
+class TestSetup:
+    async def test_setup_installs_the_caller_key(self, clean_env: pytest.MonkeyPatch) -> None:
+        """setup(caller_key=...) installs the same middleware as add_caller_key()."""
+
+        def caller_of(request: Request) -> str | None:
+            return request.cookies.get("session")
+
+        app = FastAPI()
+        setup(app, load_settings(), health_prefix=None, cors=False, caller_key=caller_of)
+        keys = [m.kwargs.get("caller_key") for m in app.user_middleware]
+        assert keys == [caller_of]
