@@ -4,7 +4,9 @@ It builds the engine from a :class:`~agentifui_config.DatabaseConfig`, proves th
 database answers, hands out sessions that always give their connection back
 (even when the task holding one is cancelled), reports health within a time
 budget, counts what happens to the pool, and shuts down gracefully. Several
-managers may live in one process; there is no module-level instance.
+managers may live in one process; there is no module-level instance. Its read
+side (read sessions, routed to replicas) is in :mod:`agentifui_config.read_sessions`,
+its reports (pool numbers, metrics, health) in :mod:`agentifui_config.reports`.
 """
 
 from __future__ import annotations

@@ -123,3 +123,23 @@ class TestSetup:
         setup(app, load_settings(), health_prefix=None, cors=False, caller_key=caller_of)
         keys = [m.kwargs.get("caller_key") for m in app.user_middleware]
         assert keys == [caller_of]
+
+    async def test_requests_pass_without_a_manager(self) -> None:
+        """Without the lifespan's manager, requests are served as they are; the key is not asked."""
+        asked: list[str] = []
+
+        def caller_of(request: Request) -> str | None:
+            asked.append(request.url.path)
+            return "alice"
+
+        app = FastAPI()
+        add_caller_key(app, caller_of)
+
+        @app.get("/ping")
+        async def ping() -> str:
+            return "pong"
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.get("/ping")
+        assert (answer.status_code, answer.json(), asked) == (200, "pong", [])

@@ -57,13 +57,10 @@ class _CallerMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request as its caller, or as it is without a manager or a key."""
-        manager = getattr(scope["app"].state, DATABASE_STATE, None) if "app" in scope else None
-        if (
-            scope["type"] != "http"
-            or not isinstance(manager, ConnectionManager)
-            or not manager.is_initialized
-        ):
-            await self._app(scope, receive, send)
-            return
-        with manager.caller(self._caller_key(Request(scope))):
-            await self._app(scope, receive, send)
+        if scope["type"] == "http":
+            manager = getattr(scope["app"].state, DATABASE_STATE, None)
+            if isinstance(manager, ConnectionManager) and manager.is_initialized:
+                with manager.caller(self._caller_key(Request(scope))):
+                    await self._app(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
