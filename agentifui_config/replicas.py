@@ -98,9 +98,10 @@ class TargetHealth:
         ``HEALTHY`` while it takes reads; ``DEGRADED`` when it is out of rotation
         (unreachable, or lagging past ``DB_READ_MAX_LAG_SECONDS``): reads then go
         to the other replicas or to the primary, so the service still answers.
-        Never worse: whether the primary is down is the verdict of the manager's
-        :meth:`~agentifui_config.ConnectionManager.health_check`, which a read
-        target cannot make better or worse than ``DEGRADED``.
+        Never worse, the primary's entry included: whether the primary is down
+        is the verdict of the manager's
+        :meth:`~agentifui_config.ConnectionManager.health_check`, not of the
+        read targets.
         """
         return HealthStatus.HEALTHY if self.in_rotation else HealthStatus.DEGRADED
 
