@@ -8,6 +8,7 @@ checked in :mod:`agentifui_config.hosts` and the driver in
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     SecretStr,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
 )
@@ -24,6 +26,11 @@ from pydantic import (
 from agentifui_config.drivers import checked_driver, installed_async_drivers
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.hosts import checked_host, checked_read_hosts, refuse_service_link
+from agentifui_config.migration_url import (
+    MIGRATION_URL_VARIABLE,
+    checked_migration_url,
+    direct_config,
+)
 from agentifui_config.parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
@@ -44,17 +51,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DB_PREFIX",
+    "FIELD_VARIABLES",
     "URL_FIELDS",
     "DatabaseConfig",
     "SSLMode",
+    "field_for",
     "installed_async_drivers",
     "replacement_lines",
+    "variable_for",
 ]
 
 URL_FIELDS: Final = frozenset(
     {"driver", "username", "password", "host", "port", "database", "options"}
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
+
+FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
+"""The fields read from a variable of their own name rather than ``DB_<FIELD>``."""
 
 _PREFER: Final = "prefer-standby"
 
@@ -171,6 +184,11 @@ class DatabaseConfig(BaseModel):
     migration_port: int | None = Field(
         None, ge=1, le=65535, description="Port for migrations, past a pooler; unset: DB_PORT."
     )
+    migration_url: SecretStr | None = Field(
+        None,
+        description="A whole URL migrations connect to past a pooler, with its own user and "
+        "password if need be; not together with DB_MIGRATION_HOST/DB_MIGRATION_PORT.",
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
@@ -216,8 +234,15 @@ class DatabaseConfig(BaseModel):
         reveal = SecretStr.get_secret_value
         return {k: reveal(v) if isinstance(v, SecretStr) else v for k, v in value.items()}
 
-    @field_serializer("password")
-    def _dump_password(self, value: SecretStr, info: SerializationInfo) -> object:
+    @field_validator("migration_url")
+    @classmethod
+    def _check_migration_url(cls, value: SecretStr | None, info: ValidationInfo) -> object:
+        return checked_migration_url(cls, value, info.data)
+
+    @field_serializer("password", "migration_url")
+    def _dump_password(self, value: SecretStr | None, info: SerializationInfo) -> object:
+        if value is None:
+            return None
         if _reveals(info):
             return value.get_secret_value()
         return mask(value) if info.mode_is_json() and value.get_secret_value() else value
@@ -297,23 +322,16 @@ class DatabaseConfig(BaseModel):
 
     @property
     def migration_config(self) -> Self | None:
-        """The direct migration target, or ``None`` when no ``DB_MIGRATION_*`` is set.
+        """The direct migration target, or ``None`` when no direct target is set.
 
-        The same database, user and settings as this configuration, reached at
-        :attr:`migration_host` and :attr:`migration_port` (each defaulting to
-        the primary's) without PgBouncer: a session advisory lock taken through
-        a pooler in transaction mode could be stranded on a server session.
+        With ``MIGRATION_DATABASE_URL``, the parts of :attr:`migration_url` in
+        place of this configuration's; with ``DB_MIGRATION_HOST``/``_PORT``, the
+        same database, user and settings reached at :attr:`migration_host` and
+        :attr:`migration_port` (each defaulting to the primary's). Either way
+        without PgBouncer: a session advisory lock taken through a pooler in
+        transaction mode could be stranded on a server session.
         """
-        if self.migration_host is None and self.migration_port is None:
-            return None
-        direct = {
-            "host": self.migration_host or self.host,
-            "port": self.migration_port or self.port,
-            "pgbouncer": False,
-            "migration_host": None,
-            "migration_port": None,
-        }
-        return self.model_copy(update=direct)
+        return direct_config(self)
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -360,6 +378,20 @@ def _reveals(info: SerializationInfo) -> bool:
     return isinstance(context, dict) and context.get(REVEAL_SECRETS) is True
 
 
+def variable_for(field: str) -> str:
+    """The environment variable that fills the :class:`DatabaseConfig` field *field*.
+
+    ``DB_<FIELD>`` (``DB_HOST``), except :data:`FIELD_VARIABLES`'s own names.
+    """
+    return FIELD_VARIABLES.get(field) or DB_PREFIX + field.upper()
+
+
+def field_for(variable: str) -> str:
+    """The :class:`DatabaseConfig` field that *variable* (``DB_HOST``) fills."""
+    named = {name: field for field, name in FIELD_VARIABLES.items()}
+    return named.get(variable.upper()) or variable.upper().removeprefix(DB_PREFIX).lower()
+
+
 def _variable(loc: tuple[int | str, ...]) -> str:
     """The environment variable behind an error location inside a DatabaseConfig."""
-    return DB_PREFIX + str(loc[0]).upper() if loc else "DB_*"
+    return variable_for(str(loc[0])) if loc else "DB_*"
