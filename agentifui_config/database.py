@@ -8,7 +8,6 @@ checked in :mod:`agentifui_config.hosts` and the driver in
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from pydantic import (
@@ -26,11 +25,7 @@ from pydantic import (
 from agentifui_config.drivers import checked_driver, installed_async_drivers
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.hosts import checked_host, checked_read_hosts, refuse_service_link
-from agentifui_config.migration_url import (
-    MIGRATION_URL_VARIABLE,
-    checked_migration_url,
-    direct_config,
-)
+from agentifui_config.migration_url import checked_migration_url, direct_config
 from agentifui_config.parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
@@ -40,10 +35,13 @@ from agentifui_config.parsing import (
 from agentifui_config.secrecy import HIDDEN_VARIABLES, REVEAL_SECRETS, is_secret_name, mask
 from agentifui_config.urls import (
     DB_PREFIX,
+    FIELD_VARIABLES,
     SESSION_ATTRS,
     compose_url,
+    field_for,
     masked_url,
     replacement_lines,
+    variable_for,
 )
 
 if TYPE_CHECKING:
@@ -66,8 +64,6 @@ URL_FIELDS: Final = frozenset(
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
-FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
-"""The fields read from a variable of their own name rather than ``DB_<FIELD>``."""
 
 _PREFER: Final = "prefer-standby"
 
@@ -188,6 +184,11 @@ class DatabaseConfig(BaseModel):
         None,
         description="A whole URL migrations connect to past a pooler, with its own user and "
         "password if need be; not together with DB_MIGRATION_HOST/DB_MIGRATION_PORT.",
+    )
+    password_file: str | None = Field(
+        None,
+        description="A file holding DB_PASSWORD, read instead of it; with asyncpg, read "
+        "again for new connections once it changes (a rotated Kubernetes secret).",
     )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
@@ -376,20 +377,6 @@ def _reveals(info: SerializationInfo) -> bool:
     """Whether the dump was asked for the real secret values."""
     context = info.context
     return isinstance(context, dict) and context.get(REVEAL_SECRETS) is True
-
-
-def variable_for(field: str) -> str:
-    """The environment variable that fills the :class:`DatabaseConfig` field *field*.
-
-    ``DB_<FIELD>`` (``DB_HOST``), except :data:`FIELD_VARIABLES`'s own names.
-    """
-    return FIELD_VARIABLES.get(field) or DB_PREFIX + field.upper()
-
-
-def field_for(variable: str) -> str:
-    """The :class:`DatabaseConfig` field that *variable* (``DB_HOST``) fills."""
-    named = {name: field for field, name in FIELD_VARIABLES.items()}
-    return named.get(variable.upper()) or variable.upper().removeprefix(DB_PREFIX).lower()
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

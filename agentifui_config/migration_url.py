@@ -113,6 +113,8 @@ def _from_url(config: _C, url: str) -> _C:
     parts: dict[str, Any] = dict(parse_database_url(url, variable=MIGRATION_URL_VARIABLE))
     if parts.get("username", config.username) != config.username:
         parts.setdefault("password", "")  # another role never gets the primary role's password
+    if "password" in parts:
+        parts["password_file"] = None  # the URL's password is the one to use
     options = {**config.options, **parts.pop("options", {})}
     fields = config.model_dump(context={REVEAL_SECRETS: True})
     return type(config).model_validate({**fields, **parts, "options": options, **_DIRECT})

@@ -268,7 +268,8 @@ def variable_names(cls: type[BaseSettings]) -> tuple[str, ...]:
     top = [variable for variable, _ in _groups(cls) if variable != _DATABASE.upper()]
     db = [variable_for(name) for name in DatabaseConfig.model_fields]
     files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
-    return (*top, *db, *files)
+    # DB_PASSWORD_FILE is both a field (the file kept for rotation) and a secret file.
+    return tuple(dict.fromkeys((*top, *db, *files)))
 
 
 def misspellings(

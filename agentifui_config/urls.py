@@ -1,4 +1,4 @@
-"""Database URLs out of a :class:`~agentifui_config.DatabaseConfig`, and the lines replacing one.
+"""A :class:`~agentifui_config.DatabaseConfig`'s URL, and the variables that name its fields.
 
 The URL is always composed from the parts through SQLAlchemy's :class:`URL`,
 never by string formatting, so a password holding ``@``, ``/`` or ``%``
@@ -8,9 +8,11 @@ survives; a legacy ``DATABASE_URL`` is decomposed the same way.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, quote_plus
 
+from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import MASK, is_secret_name, mask
 
@@ -19,13 +21,39 @@ if TYPE_CHECKING:
 
     from agentifui_config.database import DatabaseConfig
 
-__all__ = ["DB_PREFIX", "SESSION_ATTRS", "compose_url", "masked_url", "replacement_lines"]
+__all__ = [
+    "DB_PREFIX",
+    "FIELD_VARIABLES",
+    "SESSION_ATTRS",
+    "compose_url",
+    "field_for",
+    "masked_url",
+    "replacement_lines",
+    "variable_for",
+]
 
 DB_PREFIX: Final = "DB_"
 """The prefix of the environment variables that fill a :class:`DatabaseConfig`."""
 
 SESSION_ATTRS: Final = "target_session_attrs"
 """The libpq/asyncpg option choosing among several hosts by their role."""
+
+FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
+"""The fields read from a variable of their own name rather than ``DB_<FIELD>``."""
+
+
+def variable_for(field: str) -> str:
+    """The environment variable that fills the :class:`DatabaseConfig` field *field*.
+
+    ``DB_<FIELD>`` (``DB_HOST``), except :data:`FIELD_VARIABLES`'s own names.
+    """
+    return FIELD_VARIABLES.get(field) or DB_PREFIX + field.upper()
+
+
+def field_for(variable: str) -> str:
+    """The :class:`DatabaseConfig` field that *variable* (``DB_HOST``) fills."""
+    named = {name: field for field, name in FIELD_VARIABLES.items()}
+    return named.get(variable.upper()) or variable.upper().removeprefix(DB_PREFIX).lower()
 
 
 def compose_url(config: DatabaseConfig) -> URL:
