@@ -159,13 +159,15 @@ class TestRotatingCredentialsOnAServer:
         assert len(calls) == 2
         assert threading.get_ident() not in calls
 
+    @pytest.mark.parametrize("given", ["password_file()", "DB_PASSWORD_FILE"])
     async def test_rotated_password_file_reaches_a_password_checking_pooler(
-        self, database_config: DatabaseConfig, tmp_path: Path
+        self, database_config: DatabaseConfig, tmp_path: Path, given: str
     ) -> None:
         """After the secret file and the checked password change, new connections log in.
 
-        The machine's PostgreSQL trusts loopback, so a PgBouncer that checks
-        passwords stands in front of it, and its password list is rotated.
+        Whether the file is given as credentials or only as DB_PASSWORD_FILE. The
+        machine's PostgreSQL trusts loopback, so a PgBouncer that checks passwords
+        stands in front of it, and its password list is rotated.
         """
         secret = tmp_path / "password"
         with password_checking_pgbouncer(database_config) as pooler:
@@ -174,11 +176,18 @@ class TestRotatingCredentialsOnAServer:
             pooler.set_users({"app": first})
             secret.write_text(first + "\n", encoding="utf-8")
             config = pooler.config.model_copy(update={"username": "app", "pool_pre_ping": False})
-            manager = ConnectionManager(credentials=password_file(secret))
-            await manager.initialize(config)
+            if given == "DB_PASSWORD_FILE":
+                update = {"password": SecretStr(first), "password_file": str(secret)}
+                manager = ConnectionManager()
+                await manager.initialize(config.model_copy(update=update))
+            else:
+                manager = ConnectionManager(credentials=password_file(secret))
+                await manager.initialize(config)
             try:
                 pooler.set_users({"app": second})
-                secret.write_text(second + "\n", encoding="utf-8")
+                rotated = tmp_path / "rotated"
+                rotated.write_text(second + "\n", encoding="utf-8")
+                rotated.replace(secret)  # as Kubernetes swaps a mounted secret
                 async with manager.engine.connect() as held, manager.engine.connect() as fresh:
                     # The second is opened after the rotation (the first may be the probe's).
                     assert await held.scalar(text("SELECT 1")) == 1
@@ -348,41 +357,3 @@ class TestPasswordFileRotation:
         assert direct is not None
         assert direct.password_file is None
         assert file_credentials(direct) is None
-
-
-@pytest.mark.asyncio
-async def test_rotated_db_password_file_reaches_a_password_checking_pooler(
-    database_config: DatabaseConfig, tmp_path: Path
-) -> None:
-    """DB_PASSWORD_FILE alone, no credentials given: after a rotation new connections log in.
-
-    The machine's PostgreSQL trusts loopback, so a PgBouncer that checks
-    passwords stands in front of it, and its password list is rotated.
-    """
-    secret = tmp_path / "password"
-    with password_checking_pgbouncer(database_config) as pooler:
-        first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(24)
-        pooler.set_users({"app": first})
-        secret.write_text(first + "\n", encoding="utf-8")
-        config = pooler.config.model_copy(
-            update={
-                "username": "app",
-                "password": SecretStr(first),
-                "password_file": str(secret),
-                "pool_pre_ping": False,
-            }
-        )
-        manager = ConnectionManager()
-        await manager.initialize(config)
-        try:
-            pooler.set_users({"app": second})
-            rotated = tmp_path / "rotated"
-            rotated.write_text(second + "\n", encoding="utf-8")
-            rotated.replace(secret)
-            async with manager.engine.connect() as held, manager.engine.connect() as fresh:
-                # The second is opened after the rotation (the first may be the probe's).
-                assert await held.scalar(text("SELECT 1")) == 1
-                assert await fresh.scalar(text("SELECT 1")) == 1
-        finally:
-            await manager.dispose()
-        await _assert_refused(config.model_copy(update={"password_file": None}), first)
