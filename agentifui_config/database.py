@@ -64,7 +64,7 @@ URL_FIELDS: Final = frozenset(
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
-
+# What reads from a multi-host primary ask for: a standby when one answers.
 _PREFER: Final = "prefer-standby"
 
 
