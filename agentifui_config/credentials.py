@@ -15,6 +15,7 @@ import asyncio
 import inspect
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,13 @@ from agentifui_config.errors import ConfigurationError, Finding, Severity
 if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
 
-__all__ = ["Credentials", "PasswordProvider", "password_file", "pool_recycle_for"]
+__all__ = [
+    "Credentials",
+    "PasswordProvider",
+    "file_credentials",
+    "password_file",
+    "pool_recycle_for",
+]
 
 _LOG = logging.getLogger("agentifui_config")
 
@@ -79,21 +86,96 @@ class Credentials:
 def password_file(path: str | os.PathLike[str], *, lifetime: float | None = None) -> Credentials:
     """Credentials read from a file for each new connection, as a rotated secret is.
 
-    Kubernetes updates a mounted secret in place: each new connection reads
+    Kubernetes updates a mounted secret in place: each new connection looks at
     the file again (in a worker thread), so it logs in with the current
-    password while open connections keep theirs. A trailing line break is
-    dropped, as for ``DB_PASSWORD_FILE``.
+    password while open connections keep theirs. The file is read only when
+    its status (modification time, size, inode) changed; a file that vanishes
+    or cannot be read keeps the last password read, with a warning. A trailing
+    line break is dropped, as for ``DB_PASSWORD_FILE``.
 
     Args:
         path: The secret file.
         lifetime: Seconds after which a pooled connection is renewed, if any.
     """
-    source = Path(path)
+    return Credentials(_RotatedFile(Path(path), variable="credentials").read, lifetime=lifetime)
 
-    def read() -> str:
-        return source.read_text(encoding="utf-8").rstrip("\r\n")
 
-    return Credentials(read, lifetime=lifetime)
+def file_credentials(config: DatabaseConfig) -> Credentials | None:
+    """The credentials of ``DB_PASSWORD_FILE``, read again once it changes, or ``None``.
+
+    ``None`` without a :attr:`~agentifui_config.DatabaseConfig.password_file`
+    and for a driver other than asyncpg, whose ``connect()`` takes no callable
+    password: it logs in with the password read at start.
+    """
+    if config.password_file is None or config.driver.partition("+")[2] != "asyncpg":
+        return None
+    last = config.password.get_secret_value() or None
+    return Credentials(_RotatedFile(Path(config.password_file), last=last).read)
+
+
+# A file changed less than this long ago may change again within the same
+# timestamp (file systems stamp with a coarse clock): it is read every time.
+_RACY_NS: Final = 2_000_000_000
+
+
+class _RotatedFile:
+    """A secret file read again only once its status changes; the last good password kept."""
+
+    def __init__(
+        self, path: Path, *, last: str | None = None, variable: str = "DB_PASSWORD_FILE"
+    ) -> None:
+        """Read *path* on the first call, or *last* (the password read at start) if it fails.
+
+        *variable* is what errors and warnings name: the setting that gave *path*.
+        """
+        self._path = path
+        self._variable = variable
+        self._state: tuple[tuple[int, int, int] | None, str | None] = (None, last)
+        self._failing = False
+
+    def read(self) -> str:
+        """The file's password, from the cache when the file's status is unchanged.
+
+        Raises:
+            ConfigurationError: The file cannot be read and no password was ever read.
+        """
+        key, password = self._state
+        try:
+            status = self._path.stat()
+            new = (status.st_mtime_ns, status.st_size, status.st_ino)
+            if new == key and password is not None and not self._racy(status.st_mtime_ns):
+                return password
+            password = self._path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            return self._fallback(password, exc)
+        self._state, self._failing = (new, password), False
+        return password
+
+    @staticmethod
+    def _racy(mtime_ns: int) -> bool:
+        return time.time_ns() - mtime_ns < _RACY_NS
+
+    def _fallback(self, password: str | None, exc: OSError | UnicodeDecodeError) -> str:
+        """*password*, the last one read, with a warning the first time; or raise without one."""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        if password is None:
+            # Raised outside the handler: a chained UnicodeDecodeError holds the file's bytes.
+            raise ConfigurationError(
+                f"cannot read the secret file {str(self._path)!r} ({reason})",
+                variable=self._variable,
+                remedy="point it at a readable UTF-8 file",
+            ) from None
+        if not self._failing:
+            self._failing = True
+            _LOG.warning(
+                "%s: cannot read the secret file %r (%s); new connections keep "
+                "the last password read until it can be read again",
+                self._variable,
+                str(self._path),
+                reason,
+                extra={"event_name": "password_file_unreadable", "variable": self._variable},
+            )
+        return password
 
 
 def pool_recycle_for(config: DatabaseConfig, credentials: Credentials | None) -> int:

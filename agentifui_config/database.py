@@ -1,21 +1,14 @@
 """``DatabaseConfig``: where the database is, how to pool connections to it, how long to wait.
 
-The URL is always composed from the parts through SQLAlchemy's :class:`URL`,
-never by string formatting, so a password holding ``@``, ``/`` or ``%``
-survives; a legacy ``DATABASE_URL`` is decomposed the same way.
+The URL is composed from the parts in :mod:`agentifui_config.urls`; hosts are
+checked in :mod:`agentifui_config.hosts` and the driver in
+:mod:`agentifui_config.drivers`.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-import importlib.util
-import ipaddress
-import json
-import pkgutil
-import re
 from typing import TYPE_CHECKING, Any, Final, Self
-from urllib.parse import quote, quote_plus
 
 from pydantic import (
     BaseModel,
@@ -24,45 +17,55 @@ from pydantic import (
     SecretStr,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
 )
 
+from agentifui_config.drivers import checked_driver, installed_async_drivers
 from agentifui_config.errors import ConfigurationError, findings_from_errors
+from agentifui_config.hosts import checked_host, checked_read_hosts, refuse_service_link
+from agentifui_config.migration_url import checked_migration_url, direct_config
 from agentifui_config.parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
     parse_database_url,
     parse_host_ports,
 )
-from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
+from agentifui_config.secrecy import HIDDEN_VARIABLES, REVEAL_SECRETS, is_secret_name, mask
+from agentifui_config.urls import (
+    DB_PREFIX,
+    FIELD_VARIABLES,
+    SESSION_ATTRS,
+    compose_url,
+    field_for,
+    masked_url,
+    replacement_lines,
+    variable_for,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 __all__ = [
     "DB_PREFIX",
+    "FIELD_VARIABLES",
     "URL_FIELDS",
     "DatabaseConfig",
     "SSLMode",
+    "field_for",
     "installed_async_drivers",
     "replacement_lines",
+    "variable_for",
 ]
-
-DB_PREFIX: Final = "DB_"
-"""The prefix of the environment variables that fill a :class:`DatabaseConfig`."""
 
 URL_FIELDS: Final = frozenset(
     {"driver", "username", "password", "host", "port", "database", "options"}
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
 
-# The libpq/asyncpg option choosing among several hosts by their role.
-_SESSION_ATTRS: Final = "target_session_attrs"
+# What reads from a multi-host primary ask for: a standby when one answers.
 _PREFER: Final = "prefer-standby"
-_DNS_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
-# What Kubernetes puts in DB_PORT for a Service named "db" (its docker-link variables).
-_SERVICE_LINK: Final = re.compile(r"\s*tcp://[^\s/]+:\d+\s*")
 
 
 class SSLMode(enum.StrEnum):
@@ -184,6 +187,16 @@ class DatabaseConfig(BaseModel):
     migration_port: int | None = Field(
         None, ge=1, le=65535, description="Port for migrations, past a pooler; unset: DB_PORT."
     )
+    migration_url: SecretStr | None = Field(
+        None,
+        description="A whole URL migrations connect to past a pooler, with its own user and "
+        "password if need be; not together with DB_MIGRATION_HOST/DB_MIGRATION_PORT.",
+    )
+    password_file: str | None = Field(
+        None,
+        description="A file holding DB_PASSWORD, read instead of it; with asyncpg, read "
+        "again for new connections once it changes (a rotated Kubernetes secret).",
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="Further URL query options, passed to the driver."
     )
@@ -198,40 +211,17 @@ class DatabaseConfig(BaseModel):
     @field_validator("port", mode="before")
     @classmethod
     def _refuse_service_link(cls, value: object) -> object:
-        if isinstance(value, str) and _SERVICE_LINK.fullmatch(value):
-            raise ConfigurationError(
-                f"{value.strip()!r} is a Kubernetes service link, not a port "
-                "(a Service named 'db' sets DB_PORT in every pod of its namespace)",
-                variable="DB_PORT",
-                remedy="set DB_PORT to a number in the pod spec, or enableServiceLinks: false",
-            )
-        return value
+        return refuse_service_link(value)
 
     @field_validator("host", "migration_host")
     @classmethod
     def _check_host(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if "," in value:
-            # Several hosts: the driver tries them in turn (failover), each with its port.
-            return ",".join(_host_entry(*pair, multi=True) for pair in parse_host_ports(value))
-        host = value.strip()
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if _is_valid_host(host):
-            return host
-        raise ValueError(
-            f"{value!r} is not a host name, an IP address or an absolute socket directory"
-        )
+        return checked_host(value)
 
     @field_validator("read_hosts", mode="before")
     @classmethod
     def _check_read_hosts(cls, value: object) -> object:
-        if not value or (isinstance(value, str) and not value.strip()):
-            return ()
-        if not isinstance(value, str | list | tuple):
-            return value
-        return tuple(_host_entry(*pair, multi=False) for pair in parse_host_ports(value))
+        return checked_read_hosts(value)
 
     @field_validator("username", "database")
     @classmethod
@@ -252,8 +242,15 @@ class DatabaseConfig(BaseModel):
         reveal = SecretStr.get_secret_value
         return {k: reveal(v) if isinstance(v, SecretStr) else v for k, v in value.items()}
 
-    @field_serializer("password")
-    def _dump_password(self, value: SecretStr, info: SerializationInfo) -> object:
+    @field_validator("migration_url")
+    @classmethod
+    def _check_migration_url(cls, value: SecretStr | None, info: ValidationInfo) -> object:
+        return checked_migration_url(cls, value, info.data)
+
+    @field_serializer("password", "migration_url")
+    def _dump_password(self, value: SecretStr | None, info: SerializationInfo) -> object:
+        if value is None:
+            return None
         if _reveals(info):
             return value.get_secret_value()
         return mask(value) if info.mode_is_json() and value.get_secret_value() else value
@@ -280,13 +277,7 @@ class DatabaseConfig(BaseModel):
     @field_validator("driver")
     @classmethod
     def _check_driver(cls, value: str) -> str:
-        driver = value.strip()
-        if not _is_async_postgres_driver(driver):
-            installed = ", ".join(installed_async_drivers()) or "none"
-            raise ValueError(
-                f"{value!r} is not an installed async PostgreSQL driver (installed: {installed})"
-            )
-        return driver
+        return checked_driver(value)
 
     @classmethod
     def from_url(cls, url: str | URL, **overrides: Any) -> Self:
@@ -326,11 +317,11 @@ class DatabaseConfig(BaseModel):
         read with ``target_session_attrs=prefer-standby`` (a standby when one
         answers); otherwise none, and reads go to the primary.
         """
-        options = {k: v for k, v in self.options.items() if k != _SESSION_ATTRS}
+        options = {k: v for k, v in self.options.items() if k != SESSION_ATTRS}
         if not self.read_hosts:
             if len(self.hosts) == 1:
                 return ()
-            return (self.model_copy(update={"options": {**options, _SESSION_ATTRS: _PREFER}}),)
+            return (self.model_copy(update={"options": {**options, SESSION_ATTRS: _PREFER}}),)
         update: dict[str, Any] = {"read_hosts": (), "options": options}
         return tuple(
             self.model_copy(update={**update, "host": host, "port": port or self.port})
@@ -339,23 +330,16 @@ class DatabaseConfig(BaseModel):
 
     @property
     def migration_config(self) -> Self | None:
-        """The direct migration target, or ``None`` when no ``DB_MIGRATION_*`` is set.
+        """The direct migration target, or ``None`` when no direct target is set.
 
-        The same database, user and settings as this configuration, reached at
-        :attr:`migration_host` and :attr:`migration_port` (each defaulting to
-        the primary's) without PgBouncer: a session advisory lock taken through
-        a pooler in transaction mode could be stranded on a server session.
+        With ``MIGRATION_DATABASE_URL``, the parts of :attr:`migration_url` in
+        place of this configuration's; with ``DB_MIGRATION_HOST``/``_PORT``, the
+        same database, user and settings reached at :attr:`migration_host` and
+        :attr:`migration_port` (each defaulting to the primary's). Either way
+        without PgBouncer: a session advisory lock taken through a pooler in
+        transaction mode could be stranded on a server session.
         """
-        if self.migration_host is None and self.migration_port is None:
-            return None
-        direct = {
-            "host": self.migration_host or self.host,
-            "port": self.migration_port or self.port,
-            "pgbouncer": False,
-            "migration_host": None,
-            "migration_port": None,
-        }
-        return self.model_copy(update=direct)
+        return direct_config(self)
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -366,34 +350,7 @@ class DatabaseConfig(BaseModel):
         ``:``). Session settings (TLS, timeouts, application name) are not in
         the URL: they are connect arguments, see the connection manager.
         """
-        from sqlalchemy.engine import URL  # noqa: PLC0415 - loaded by the first URL built
-
-        query: dict[str, str | tuple[str, ...]] = dict(self.options)
-        host: str | None = self.host
-        if len(hosts := self.hosts) > 1:
-            # SQLAlchemy's multi-host form, which asyncpg tries in turn; the primary
-            # pool takes only the host that accepts writes.
-            query["host"] = tuple(f"{name}:{port}" for name, port in hosts)
-            query.setdefault(_SESSION_ATTRS, "read-write")
-            return URL.create(
-                self.driver,
-                username=self.username,
-                password=self.password.get_secret_value() or None,
-                database=self.database,
-                query=query,
-            )
-        if self.is_unix_socket:
-            query["host"] = self.host
-            host = None
-        return URL.create(
-            self.driver,
-            username=self.username,
-            password=self.password.get_secret_value() or None,
-            host=host,
-            port=self.port,
-            database=self.database,
-            query=query,
-        )
+        return compose_url(self)
 
     @property
     def url(self) -> str:
@@ -403,13 +360,7 @@ class DatabaseConfig(BaseModel):
     @property
     def masked_url(self) -> str:
         """The connection URL with the password (and any secret option) masked."""
-        url = self.sqlalchemy_url
-        hidden = {key: MASK for key in url.query if is_secret_name(key)}
-        if url.password is not None:
-            url = url.set(password=MASK)
-        text = url.update_query_dict(hidden).render_as_string(hide_password=False)
-        # The URL is percent-encoded; show the mask as it is.
-        return text.replace(quote_plus(MASK), MASK).replace(quote(MASK, safe=""), MASK)
+        return masked_url(self.sqlalchemy_url)
 
     @property
     def connection_info(self) -> dict[str, str | int]:
@@ -437,91 +388,4 @@ def _reveals(info: SerializationInfo) -> bool:
 
 def _variable(loc: tuple[int | str, ...]) -> str:
     """The environment variable behind an error location inside a DatabaseConfig."""
-    return DB_PREFIX + str(loc[0]).upper() if loc else "DB_*"
-
-
-def _host_entry(host: str, port: int | None, *, multi: bool) -> str:
-    """``host`` or ``host:port`` for one entry of a host list, once the host is checked.
-
-    Raises:
-        ValueError: The host is not valid, or cannot travel in a multi-host URL.
-    """
-    if not _is_valid_host(host):
-        raise ValueError(
-            f"{host!r} is not a host name, an IP address or an absolute socket directory"
-        )
-    if multi and (":" in host or host.startswith("/")):
-        # SQLAlchemy's multi-host URL splits each entry at ':' and has no socket form.
-        raise ValueError(f"{host!r}: a list of hosts takes host names and IPv4 addresses only")
-    if port is None:
-        return host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _is_valid_host(host: str) -> bool:
-    if host.startswith("/"):
-        return "\x00" not in host
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return True
-    labels = host.removesuffix(".").split(".")
-    if all(label.isdigit() for label in labels):
-        return False  # looks like an IPv4 address, and ip_address() said it is not one
-    return len(host) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
-
-
-@functools.cache
-def _is_async_postgres_driver(driver: str) -> bool:
-    if driver == DEFAULT_DRIVER:
-        # SQLAlchemy (a dependency) ships this dialect: whether asyncpg is installed
-        # decides, and finding out loads neither package.
-        return importlib.util.find_spec("asyncpg") is not None
-    from sqlalchemy.engine import URL  # noqa: PLC0415 - any other driver is looked up
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # noqa: PLC0415
-
-    try:
-        url = URL.create(driver)
-        dialect = url.get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError, AttributeError):
-        return False
-    async_dialect = dialect.get_async_dialect_cls(url)
-    return (
-        async_dialect.name == "postgresql"
-        and async_dialect.is_async
-        and importlib.util.find_spec(async_dialect.driver) is not None
-    )
-
-
-@functools.cache
-def installed_async_drivers() -> tuple[str, ...]:
-    """The async PostgreSQL dialect+driver names whose driver package is installed."""
-    from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - only needed on this error path
-
-    modules = pkgutil.iter_modules(postgresql.__path__)
-    names = (f"postgresql+{m.name}" for m in modules if not m.name.startswith("_"))
-    return tuple(name for name in names if _is_async_postgres_driver(name))
-
-
-def replacement_lines(url: str, *, show_password: bool = False) -> list[str]:
-    """The ``DB_*`` lines equivalent to a legacy ``DATABASE_URL``, password masked unless asked.
-
-    Raises:
-        ConfigurationError: The URL is not a PostgreSQL URL.
-    """
-    lines = []
-    for name, value in parse_database_url(url).items():
-        lines.append(f"{DB_PREFIX}{name.upper()}={_env_value(name, value, show_password)}")
-    return lines
-
-
-def _env_value(name: str, value: object, show_password: bool) -> str:
-    if name == "password" and not show_password:
-        return mask(value)
-    if isinstance(value, dict):
-        # An option such as sslpassword is masked as masked_url masks it.
-        hidden = {k: mask(v) for k, v in value.items() if is_secret_name(k)}
-        return json.dumps(value if show_password else {**value, **hidden})
-    return str(value)
+    return variable_for(str(loc[0])) if loc else "DB_*"

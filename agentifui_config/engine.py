@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
-from agentifui_config.credentials import Credentials, pool_recycle_for
+from agentifui_config.credentials import Credentials, file_credentials, pool_recycle_for
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.failover import invalidate_on_demotion
 from agentifui_config.failures import (
@@ -59,6 +59,7 @@ def create_engine_for(
         ConfigurationError: *credentials* are given for a driver other than asyncpg.
     """
     connect_args = connect_args_for(config)
+    credentials = credentials or file_credentials(config)
     if credentials is not None:
         connect_args["password"] = _password_argument(config, credentials)
     options: dict[str, Any] = {

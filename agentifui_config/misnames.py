@@ -12,7 +12,7 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from agentifui_config.database import DB_PREFIX, DatabaseConfig
+from agentifui_config.database import DatabaseConfig, variable_for
 from agentifui_config.errors import Finding, Severity
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
 
@@ -45,7 +45,7 @@ def _given_variables(
     if isinstance(database, DatabaseConfig):
         database = database.model_fields_set
     if isinstance(database, Mapping | set):
-        given.update(DB_PREFIX + str(name).upper() for name in database)
+        given.update(variable_for(str(name)) for name in database)
     return given
 
 

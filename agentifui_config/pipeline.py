@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from agentifui_config.database import DB_PREFIX, URL_FIELDS, DatabaseConfig
+from agentifui_config.database import URL_FIELDS, DatabaseConfig, variable_for
 from agentifui_config.errors import (
     ConfigurationError,
     ErrorLocation,
@@ -131,7 +131,7 @@ def _parse(data: dict[str, Any], outcome: Outcome) -> tuple[dict[str, Any], froz
     except ConfigurationError as exc:
         outcome.findings.extend(exc.findings)
         outcome.refused |= {"DATABASE_URL"}
-        unread = {DB_PREFIX + name.upper() for name in URL_FIELDS - set(explicit)}
+        unread = {variable_for(name) for name in URL_FIELDS - set(explicit)}
         return {**data, "database_url": None}, frozenset(unread)
     return {**data, _DATABASE: {**parts, **explicit}}, frozenset()
 
@@ -203,7 +203,7 @@ def _variable(delimiter: str, loc: ErrorLocation) -> str:
     if not loc:
         return "configuration"
     if loc[0] == _DATABASE and len(loc) > 1:
-        return DB_PREFIX + str(loc[1]).upper()
+        return variable_for(str(loc[1]))
     if len(loc) > 1 and isinstance(loc[1], str):
         return f"{loc[0]}{delimiter}{loc[1]}".upper()
     return str(loc[0]).upper()
@@ -224,7 +224,7 @@ def _groups(cls: type[BaseSettings]) -> Iterator[tuple[str, FieldInfo]]:
 @functools.cache
 def variable_fields(cls: type[BaseSettings]) -> Mapping[str, FieldInfo]:
     """The field behind each variable *cls* reads: ``DB_*``, its own, its nested groups'."""
-    fields = {DB_PREFIX + name.upper(): info for name, info in DatabaseConfig.model_fields.items()}
+    fields = {variable_for(name): info for name, info in DatabaseConfig.model_fields.items()}
     fields.update(_groups(cls))
     return fields
 
@@ -233,7 +233,7 @@ def variable_fields(cls: type[BaseSettings]) -> Mapping[str, FieldInfo]:
 def _remedies(cls: type[BaseSettings]) -> Mapping[str, str]:
     """Each variable's field description: what a finding about it offers as the remedy."""
     remedies = {
-        DB_PREFIX + name.upper(): info.description or ""
+        variable_for(name): info.description or ""
         for name, info in DatabaseConfig.model_fields.items()
     }
     remedies.update((variable, info.description or "") for variable, info in _groups(cls))
@@ -266,9 +266,10 @@ def _unreadable_env_file(env_file: object, exc: OSError | UnicodeDecodeError) ->
 def variable_names(cls: type[BaseSettings]) -> tuple[str, ...]:
     """Every environment variable *cls* reads, in schema order."""
     top = [variable for variable, _ in _groups(cls) if variable != _DATABASE.upper()]
-    db = [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
+    db = [variable_for(name) for name in DatabaseConfig.model_fields]
     files = [name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES]
-    return (*top, *db, *files)
+    # DB_PASSWORD_FILE is both a field (the file kept for rotation) and a secret file.
+    return tuple(dict.fromkeys((*top, *db, *files)))
 
 
 def misspellings(

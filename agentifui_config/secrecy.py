@@ -45,7 +45,7 @@ gives a :class:`~agentifui_config.DatabaseConfig`'s password and secret options
 in clear, to hand the configuration to another process; without it they are masked.
 """
 
-SECRET_VARIABLES: Final = ("DB_PASSWORD", "SECRET_KEY", "DATABASE_URL")
+SECRET_VARIABLES: Final = ("DB_PASSWORD", "SECRET_KEY", "DATABASE_URL", "MIGRATION_DATABASE_URL")
 """The variables whose whole value is a secret; each may also be given as ``<VAR>_FILE``."""
 
 HIDDEN_VARIABLES: Final = frozenset({*SECRET_VARIABLES, "DB_OPTIONS"})
@@ -140,11 +140,12 @@ def url_secrets(url: str) -> list[str]:
 
 
 def config_secrets(config: DatabaseConfig | None) -> list[str]:
-    """The secret values of a database configuration: its password and secret options."""
+    """The secret values of a database configuration: password, secret options, migration URL's."""
     if config is None:
         return []
     options = [value for key, value in config.options.items() if is_secret_name(key)]
-    return [config.password.get_secret_value(), *options]
+    url = config.migration_url.get_secret_value() if config.migration_url else ""
+    return [config.password.get_secret_value(), *options, *(url_secrets(url) if url else [])]
 
 
 def settings_secrets(settings: EnvironmentSettings | None) -> list[str]:

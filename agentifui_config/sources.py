@@ -26,7 +26,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
 )
 
-from agentifui_config.database import DB_PREFIX, DatabaseConfig
+from agentifui_config.database import DatabaseConfig, variable_for
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES
@@ -53,12 +53,15 @@ FILE_SUFFIX: Final = "_FILE"
 SECRET_FILE_VARIABLES: Final = SECRET_VARIABLES
 """The variables that may be given as ``<VAR>_FILE``: the secret ones."""
 
-# Where each secret variable's value goes in the settings' input.
-_SECRET_TARGETS: Final[Mapping[str, tuple[str, ...]]] = {
+# Where each secret variable's value goes in the settings' input; every secret
+# variable has a place (a KeyError at import otherwise).
+_SECRET_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
     "DB_PASSWORD": ("database", "password"),
     "SECRET_KEY": ("secret_key",),
     "DATABASE_URL": ("database_url",),
+    "MIGRATION_DATABASE_URL": ("database", "migration_url"),
 }
+_SECRET_TARGETS: Final = {name: _SECRET_PATHS[name] for name in SECRET_VARIABLES}
 
 _DATABASE_FIELD: Final = "database"
 
@@ -83,7 +86,7 @@ class _FlatDatabaseMixin:
         database = {
             name: self._decoded(name, value)
             for name in DatabaseConfig.model_fields
-            if (value := self.env_vars.get((DB_PREFIX + name).lower())) not in (None, "")
+            if (value := self.env_vars.get(variable_for(name).lower())) not in (None, "")
         }
         if database:
             data[_DATABASE_FIELD] = database
@@ -316,7 +319,7 @@ def _origins(
     url = _reveal(found.get("DATABASE_URL", (Origin.DEFAULT, None))[1])
     with contextlib.suppress(ConfigurationError):  # validation reports a refused URL
         for name in parse_database_url(url) if url else ():
-            found.setdefault(DB_PREFIX + name.upper(), (Origin.DATABASE_URL, None))
+            found.setdefault(variable_for(name), (Origin.DATABASE_URL, None))
     return {name: origin for name, (origin, _) in found.items()}
 
 
@@ -356,7 +359,7 @@ def value_origins(
 def field_variables(settings_cls: type[BaseSettings]) -> list[str]:
     """The variable of each field of *settings_cls*, ``database`` spread into ``DB_*``."""
     names = [name.upper() for name in settings_cls.model_fields if name != _DATABASE_FIELD]
-    return names + [DB_PREFIX + name.upper() for name in DatabaseConfig.model_fields]
+    return names + [variable_for(name) for name in DatabaseConfig.model_fields]
 
 
 def _origin_of(source: PydanticBaseSettingsSource) -> Origin:
@@ -377,7 +380,7 @@ def _variables(
     for name, value in data.items():
         if name == _DATABASE_FIELD:
             given = DatabaseConfig.model_fields if isinstance(value, DatabaseConfig) else value
-            yield from ((DB_PREFIX + str(key).upper(), None) for key in given)
+            yield from ((variable_for(str(key)), None) for key in given)
         elif name in settings_cls.model_fields:
             yield name.upper(), value
 

@@ -20,11 +20,12 @@ import pytest
 from cli_support import clean_environ, cli_command, run_cli, run_cli_process
 from dotenv import dotenv_values
 
-from agentifui_config import load_settings
+from agentifui_config import EnvironmentSettings, load_settings
 from agentifui_config.cli import COMMANDS, ExitCode, build_parser
 from agentifui_config.cli.template import render_env_template
 from agentifui_config.policies import RULES
 from agentifui_config.settings import variable_names
+from agentifui_config.sources import field_variables
 
 SECRET_KEY: Final = "Sk-cli-4f9a2b7c1d8e3f6a0b5c9d2e7f1a4b8c"
 PASSWORD: Final = "Pw-cli-7e3d9c1b"
@@ -218,7 +219,7 @@ class TestShow:
         assert rows["DB_PASSWORD"][1:] == ["**********", "environment"]
         assert rows["DB_DATABASE"][1:] == ["legacy_db", "DATABASE_URL"]
         assert rows["DB_POOL_SIZE"][1:] == ["5", "default"]
-        assert set(rows) == {n for n in variable_names() if not n.endswith("_FILE")}
+        assert set(rows) == set(field_variables(EnvironmentSettings))
         assert PASSWORD not in result.output
         assert SECRET_KEY not in result.output
         assert "DATABASE_URL: is deprecated" in result.stderr
@@ -298,7 +299,7 @@ class TestShow:
         assert "agentifui-config: error: DB_HSOT: is not a variable" in result.stderr
         assert "did you mean DB_HOST?" in result.stderr
         assert PASSWORD not in result.output
-        shown = [name for name in variable_names() if not name.endswith("_FILE")]
+        shown = field_variables(EnvironmentSettings)
         if output == "json":
             document = json.loads(result.stdout)
             assert list(document) == shown

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -24,6 +26,7 @@ from cli_support import (
     write_revision,
 )
 from migrations_support import connected
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from agentifui_config.cli import ExitCode
@@ -78,6 +81,41 @@ class TestMigrate:
         assert "next: alembic -c" in first.stderr
         assert again.stderr.startswith("agentifui-config: error: DIRECTORY: ")
         assert "add --force" in again.stderr
+
+    def test_upgrade_goes_to_migration_database_url(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """With DB_HOST unreachable, upgrade migrates at MIGRATION_DATABASE_URL, unshown."""
+        password = "Migration-Url-S3cret"
+        url = database.model_copy(update={"password": SecretStr(password)}).url
+        env = _env(database, MIGRATION_DATABASE_URL=url, **_UNREACHABLE)
+        ini = str(migrations / "alembic.ini")
+        upgraded = run_cli("migrate", "upgrade", "--alembic-config", ini, env=env, cwd=migrations)
+        assert upgraded.code == ExitCode.OK, upgraded.output
+        assert password not in upgraded.output
+        at_head = run_cli(
+            "migrate", "current", "--alembic-config", ini, env=_env(database), cwd=migrations
+        )
+        assert "0001" in at_head.stdout
+
+    def test_alembic_env_py_goes_to_migration_database_url(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """Alembic's own command runs env.py's run_migrations() at MIGRATION_DATABASE_URL."""
+        env = _env(database, MIGRATION_DATABASE_URL=database.url, **_UNREACHABLE)
+        alembic = Path(sys.executable).with_name("alembic")
+        upgraded = subprocess.run(  # noqa: S603 - the venv's own alembic
+            [str(alembic), "-c", "alembic.ini", "upgrade", "head"],
+            cwd=migrations,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert upgraded.returncode == 0, upgraded.stderr
+        at_head = run_cli("migrate", "current", env=_env(database), cwd=migrations)
+        assert "0001" in at_head.stdout
 
     def test_status_upgrade_current_downgrade(
         self, database: DatabaseConfig, migrations: Path

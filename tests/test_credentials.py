@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
@@ -18,9 +20,15 @@ from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from agentifui_config import ConfigurationError, ConnectionManager, DatabaseConfig
-from agentifui_config.credentials import Credentials, password_file, pool_recycle_for
+from agentifui_config import ConfigurationError, ConnectionManager, DatabaseConfig, load_settings
+from agentifui_config.credentials import (
+    Credentials,
+    file_credentials,
+    password_file,
+    pool_recycle_for,
+)
 from agentifui_config.engine import create_engine_for
+from agentifui_config.settings import variable_names
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -151,13 +159,15 @@ class TestRotatingCredentialsOnAServer:
         assert len(calls) == 2
         assert threading.get_ident() not in calls
 
+    @pytest.mark.parametrize("given", ["password_file()", "DB_PASSWORD_FILE"])
     async def test_rotated_password_file_reaches_a_password_checking_pooler(
-        self, database_config: DatabaseConfig, tmp_path: Path
+        self, database_config: DatabaseConfig, tmp_path: Path, given: str
     ) -> None:
         """After the secret file and the checked password change, new connections log in.
 
-        The machine's PostgreSQL trusts loopback, so a PgBouncer that checks
-        passwords stands in front of it, and its password list is rotated.
+        Whether the file is given as credentials or only as DB_PASSWORD_FILE. The
+        machine's PostgreSQL trusts loopback, so a PgBouncer that checks passwords
+        stands in front of it, and its password list is rotated.
         """
         secret = tmp_path / "password"
         with password_checking_pgbouncer(database_config) as pooler:
@@ -166,11 +176,18 @@ class TestRotatingCredentialsOnAServer:
             pooler.set_users({"app": first})
             secret.write_text(first + "\n", encoding="utf-8")
             config = pooler.config.model_copy(update={"username": "app", "pool_pre_ping": False})
-            manager = ConnectionManager(credentials=password_file(secret))
-            await manager.initialize(config)
+            if given == "DB_PASSWORD_FILE":
+                update = {"password": SecretStr(first), "password_file": str(secret)}
+                manager = ConnectionManager()
+                await manager.initialize(config.model_copy(update=update))
+            else:
+                manager = ConnectionManager(credentials=password_file(secret))
+                await manager.initialize(config)
             try:
                 pooler.set_users({"app": second})
-                secret.write_text(second + "\n", encoding="utf-8")
+                rotated = tmp_path / "rotated"
+                rotated.write_text(second + "\n", encoding="utf-8")
+                rotated.replace(secret)  # as Kubernetes swaps a mounted secret
                 async with manager.engine.connect() as held, manager.engine.connect() as fresh:
                     # The second is opened after the rotation (the first may be the probe's).
                     assert await held.scalar(text("SELECT 1")) == 1
@@ -227,3 +244,116 @@ async def test_alter_role_while_the_manager_runs(
         finally:
             await manager.dispose()
         await _assert_refused(role, "first-password")
+
+
+def _old(path: Path) -> Path:
+    """*path* with a modification time an hour ago, past the window in which it is always read."""
+    stamp = time.time() - 3600
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files read with Path.read_text from now on."""
+    read: list[Path] = []
+    original = Path.read_text
+
+    def spy(self: Path, *args: Any, **kwargs: Any) -> str:
+        read.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", spy)
+    return read
+
+
+def _file_credentials(path: Path, password: str = "") -> Credentials:
+    config = DatabaseConfig(password=password, password_file=str(path))
+    credentials = file_credentials(config)
+    assert credentials is not None
+    return credentials
+
+
+class TestPasswordFileRotation:
+    def test_db_password_file_is_kept_with_the_password(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """DB_PASSWORD_FILE gives the password read at start and the file read again later."""
+        secret = tmp_path / "password"
+        secret.write_text("from-the-file\n", encoding="utf-8")
+        monkeypatch.setenv("DB_PASSWORD_FILE", str(secret))
+        database = load_settings().database
+        assert (database.password.get_secret_value(), database.password_file) == (
+            "from-the-file",
+            str(secret),
+        )
+        assert "DB_PASSWORD_FILE" in variable_names()
+        assert len(variable_names()) == len(set(variable_names()))
+
+    def test_unchanged_file_is_not_read_again(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """While the file's status is unchanged, new connections take the password read before."""
+        secret = tmp_path / "password"
+        secret.write_text("first\n", encoding="utf-8")
+        credentials = _file_credentials(_old(secret))
+        read = _reads(monkeypatch)
+        assert [asyncio.run(credentials.password()) for _ in range(3)] == ["first"] * 3
+        assert read == [secret]
+
+    def test_changed_file_is_read_again(self, tmp_path: Path) -> None:
+        """A file replaced as Kubernetes replaces it (a new inode) gives the new password."""
+        secret = tmp_path / "password"
+        secret.write_text("first\n", encoding="utf-8")
+        credentials = _file_credentials(_old(secret))
+        assert asyncio.run(credentials.password()) == "first"
+        rotated = tmp_path / "rotated"
+        rotated.write_text("second\n", encoding="utf-8")
+        rotated.replace(_old(secret))
+        assert asyncio.run(credentials.password()) == "second"
+
+    def test_vanished_file_keeps_the_last_password(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A file that vanishes keeps the last password read, with one warning without it."""
+        caplog.set_level(logging.WARNING, "agentifui_config")
+        secret = tmp_path / "password"
+        secret.write_text("Last-Good-pw\n", encoding="utf-8")
+        credentials = _file_credentials(secret)
+        assert asyncio.run(credentials.password()) == "Last-Good-pw"
+        secret.unlink()
+        assert asyncio.run(credentials.password()) == "Last-Good-pw"
+        assert asyncio.run(credentials.password()) == "Last-Good-pw"
+        assert caplog.messages == [
+            f"DB_PASSWORD_FILE: cannot read the secret file {str(secret)!r} (No such file or "
+            "directory); new connections keep the last password read until it can be read again"
+        ]
+        secret.write_text("back-again\n", encoding="utf-8")
+        assert asyncio.run(credentials.password()) == "back-again"
+
+    def test_starts_from_the_password_read_at_start(self, tmp_path: Path) -> None:
+        """A file gone before the first connection leaves the password the settings read."""
+        credentials = _file_credentials(tmp_path / "gone", password="read-at-start")
+        assert asyncio.run(credentials.password()) == "read-at-start"
+
+    def test_no_password_ever_read_is_refused(self, tmp_path: Path) -> None:
+        """Without any password read, an unreadable file is an error naming DB_PASSWORD_FILE."""
+        credentials = _file_credentials(tmp_path / "gone")
+        with pytest.raises(ConfigurationError, match=r"^DB_PASSWORD_FILE: cannot read the secret"):
+            asyncio.run(credentials.password())
+
+    def test_only_with_asyncpg(self, tmp_path: Path) -> None:
+        """A driver without a callable password keeps the password read at start."""
+        config = DatabaseConfig(password_file=str(tmp_path / "password"))
+        assert file_credentials(config.model_copy(update={"driver": "postgresql+psycopg"})) is None
+        assert file_credentials(DatabaseConfig()) is None
+
+    def test_migration_url_password_is_not_the_files(self, tmp_path: Path) -> None:
+        """A migration URL with its own password does not log in with DB_PASSWORD_FILE's."""
+        config = DatabaseConfig(
+            password_file=str(tmp_path / "password"),
+            migration_url="postgresql://migrator:own@db-primary/app",
+        )
+        direct = config.migration_config
+        assert direct is not None
+        assert direct.password_file is None
+        assert file_credentials(direct) is None

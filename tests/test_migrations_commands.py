@@ -24,6 +24,7 @@ from migrations_support import (
     role_with_hard_password,
     runs,
 )
+from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -257,6 +258,27 @@ class TestUpgrade:
             await upgrade(config, SAMPLE)
         assert await runs(fresh_database) == ["a1", "b2", "c3"]
         assert any("pg_try_advisory_lock(" in statement for statement in sent)
+
+    async def test_migration_url_is_what_migrates(self, fresh_database: DatabaseConfig) -> None:
+        """With MIGRATION_DATABASE_URL set, the upgrade runs there as its own role, not DB_*."""
+        async with role_with_hard_password(fresh_database) as migrator:
+            config = fresh_database.model_copy(
+                update={
+                    "host": "192.0.2.1",  # TEST-NET-1: never answers
+                    "port": 6432,
+                    "database": "not_this_one",
+                    "connect_timeout": 0.5,
+                    "pgbouncer": True,
+                    "migration_url": SecretStr(migrator.url),
+                }
+            )
+            await upgrade(config, SAMPLE)
+            owners = await fetch(
+                fresh_database,
+                "SELECT tableowner FROM pg_tables WHERE tablename = 'migration_runs'",
+            )
+            assert owners == [(migrator.username,)]
+            assert await runs(fresh_database) == ["a1", "b2", "c3"]
 
     async def test_at_head_takes_no_lock(self, fresh_database: DatabaseConfig) -> None:
         """An upgrade of a database at head returns at once, even while another holds the lock."""

@@ -27,6 +27,7 @@ from agentifui_config.cli.commands import (
 from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import environment_value, inspect, load, settings_class_of
+from agentifui_config.database import field_for
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
@@ -147,7 +148,7 @@ def _row(
     value: Any = (
         getattr(settings, field)
         if field in type(settings).model_fields
-        else getattr(settings.database, field.removeprefix("db_"))
+        else getattr(settings.database, field_for(name))
     )
     secret = (
         name in SECRET_VARIABLES

@@ -73,7 +73,12 @@ async def _in_session(
     with logging_for(console, settings, quiet=offline or not writes):
         if offline:
             return await work(args, console, settings.database, config)
-        async with connected(settings.database) as manager:
+        database = settings.database
+        if writes:
+            # The locked commands run at the direct migration target when one is set
+            # (MIGRATION_DATABASE_URL, DB_MIGRATION_HOST): that is the server to reach.
+            database = database.migration_config or database
+        async with connected(database) as manager:
             return await work(args, console, manager, config)
 
 

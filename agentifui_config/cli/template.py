@@ -22,7 +22,7 @@ from agentifui_config import __version__
 from agentifui_config.cli.commands import Command, ExitCode, add_settings
 from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import settings_class_of
-from agentifui_config.database import DB_PREFIX
+from agentifui_config.database import DB_PREFIX, FIELD_VARIABLES
 from agentifui_config.environment import Environment
 from agentifui_config.pipeline import variable_fields
 from agentifui_config.pipeline import variable_names as settings_variables
@@ -109,7 +109,7 @@ def _section(name: str) -> str:
         return "Secret files"
     if name == "DATABASE_URL":
         return "Legacy"
-    if name.startswith(DB_PREFIX):
+    if name.startswith(DB_PREFIX) or name in FIELD_VARIABLES.values():
         return "Database"
     return "CORS" if name.startswith("CORS_") else "General"
 
