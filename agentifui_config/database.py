@@ -29,13 +29,13 @@ from pydantic import (
 )
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
-from agentifui_config.parsing import (
+from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
+from agentifui_config.urls import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
     parse_database_url,
     parse_host_ports,
 )
-from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL

@@ -28,10 +28,10 @@ from agentifui_config.cli.console import counted
 from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import environment_value, inspect, load, settings_class_of
 from agentifui_config.errors import ConfigurationError, Finding, Severity
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
 from agentifui_config.sources import Origin, field_variables
+from agentifui_config.urls import parse_database_url
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
