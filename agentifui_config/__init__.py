@@ -13,7 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from agentifui_config.errors import AgentifuiError, ConfigurationError, Finding, Severity
+from agentifui_config.errors import (
+    AgentifuiError,
+    ConfigurationError,
+    Finding,
+    GeneratedSecretKeyWarning,
+    Severity,
+)
 from agentifui_config.failures import (
     DatabaseAuthenticationError,
     DatabaseError,
@@ -56,6 +62,7 @@ __all__ = [
     "Environment",
     "EnvironmentSettings",
     "Finding",
+    "GeneratedSecretKeyWarning",
     "HealthStatus",
     "ManagerStateError",
     "MigrationState",

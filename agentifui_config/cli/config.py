@@ -55,7 +55,13 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace, console: Console) -> int:
     overrides = {"environment": args.environment} if args.environment else {}
     try:
-        settings, found = load(console, args.env_file, settings_class_of(args), **overrides)
+        settings, found = load(
+            console,
+            args.env_file,
+            settings_class_of(args),
+            uses_secret_key=args.uses_secret_key,
+            **overrides,
+        )
     except ConfigurationError as exc:
         return _report(console, exc.findings, "", strict=args.strict)
     return _report(console, found, settings.environment.value, strict=args.strict)
@@ -86,6 +92,7 @@ CHECK: Final = Command(
     "is connected to. Exit status 0 when valid, 1 on errors (and on warnings with --strict).",
     _check_arguments,
     _check,
+    uses_secret_key=True,
     epilog="examples:\n"
     "  agentifui-config check --env-file .env\n"
     "  agentifui-config check --environment production --strict",
@@ -123,7 +130,9 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _show(args: argparse.Namespace, console: Console) -> int:
     """Print every variable read, with its source; a broken configuration's findings too."""
-    outcome = inspect(console, args.env_file, settings_class_of(args))
+    outcome = inspect(
+        console, args.env_file, settings_class_of(args), uses_secret_key=args.uses_secret_key
+    )
     settings = outcome.settings
     if isinstance(settings, EnvironmentSettings):
         rows = [

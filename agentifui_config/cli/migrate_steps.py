@@ -65,7 +65,7 @@ def _session(work: _Work, args: argparse.Namespace, console: Console, *, writes:
 async def _in_session(
     work: _Work, args: argparse.Namespace, console: Console, *, writes: bool
 ) -> int:
-    settings, found = load(console, args.env_file)
+    settings, found = load(console, args.env_file, uses_secret_key=args.uses_secret_key)
     console.warnings(found)
     config = alembic_config(args.alembic_config)
     assert config is not None  # required: a missing file raised
