@@ -19,6 +19,7 @@ from agentifui_config.cli.database import (
     describe_migrations,
     given_options,
     logging_for,
+    quiet_alembic,
 )
 from agentifui_config.cli.loading import load
 from agentifui_config.errors import ConfigurationError, Finding
@@ -139,7 +140,8 @@ def _writer(command: Callable[..., Awaitable[str | None]], *, purge: bool = Fals
             await command(target, config, args.revision, **options)
         except MigrationLockTimeoutError as exc:
             raise ConfigurationError([_lock_in_cli_words(exc)]) from None
-        revisions = ", ".join(await current(target, config)) or "base (no revision)"
+        with quiet_alembic():  # the write said it already
+            revisions = ", ".join(await current(target, config)) or "base (no revision)"
         console.out(f"{console.paint('ok', 'ok')}: now at {revisions}")
         return ExitCode.OK
 
