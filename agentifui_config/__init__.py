@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     )
     from agentifui_config.parsing import parse_flags, parse_list
     from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
-    from agentifui_config.urls import parse_database_url
+    from agentifui_config.url_parsing import parse_database_url
 
 __version__ = "0.1.0"
 
@@ -93,7 +93,7 @@ _LAZY: dict[str, str] = {
     "SSLMode": "agentifui_config.database",
     "get_settings": "agentifui_config.settings",
     "load_settings": "agentifui_config.settings",
-    "parse_database_url": "agentifui_config.urls",
+    "parse_database_url": "agentifui_config.url_parsing",
     "parse_flags": "agentifui_config.parsing",
     "parse_list": "agentifui_config.parsing",
 }

@@ -30,7 +30,7 @@ from pydantic import (
 
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.secrecy import HIDDEN_VARIABLES, MASK, REVEAL_SECRETS, is_secret_name, mask
-from agentifui_config.urls import (
+from agentifui_config.url_parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
     parse_database_url,

@@ -3,7 +3,7 @@
 Each function takes what an environment variable holds and returns a value, or
 raises :class:`~agentifui_config.errors.ConfigurationError` naming the variable
 and saying how to fix it. No function here reads the environment. Database URLs
-and host lists are read in :mod:`agentifui_config.urls`.
+and host lists are read in :mod:`agentifui_config.url_parsing`.
 """
 
 from __future__ import annotations

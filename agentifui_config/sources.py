@@ -29,7 +29,7 @@ from pydantic_settings import (
 from agentifui_config.database import DB_PREFIX, DatabaseConfig
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.secrecy import SECRET_VARIABLES
-from agentifui_config.urls import parse_database_url
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo

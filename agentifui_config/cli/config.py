@@ -31,7 +31,7 @@ from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
 from agentifui_config.sources import Origin, field_variables
-from agentifui_config.urls import parse_database_url
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console

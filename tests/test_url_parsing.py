@@ -1,4 +1,4 @@
-"""Tests for ``agentifui_config.urls``: database URLs from text."""
+"""Tests for ``agentifui_config.url_parsing``: database URLs from text."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentifui_config.errors import ConfigurationError
-from agentifui_config.urls import (
+from agentifui_config.url_parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
     DatabaseURLParts,
