@@ -13,7 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from agentifui_config.errors import AgentifuiError, ConfigurationError, Finding, Severity
+from agentifui_config.errors import (
+    AgentifuiError,
+    ConfigurationError,
+    Finding,
+    GeneratedSecretKeyWarning,
+    Severity,
+)
 from agentifui_config.failures import (
     DatabaseAuthenticationError,
     DatabaseError,
@@ -34,8 +40,9 @@ if TYPE_CHECKING:
         MigrationState,
         MigrationStatus,
     )
-    from agentifui_config.parsing import parse_database_url, parse_flags, parse_list
+    from agentifui_config.parsing import parse_flags, parse_list
     from agentifui_config.settings import EnvironmentSettings, get_settings, load_settings
+    from agentifui_config.url_parsing import parse_database_url
 
 __version__ = "0.1.0"
 
@@ -55,6 +62,7 @@ __all__ = [
     "Environment",
     "EnvironmentSettings",
     "Finding",
+    "GeneratedSecretKeyWarning",
     "HealthStatus",
     "ManagerStateError",
     "MigrationState",
@@ -85,7 +93,7 @@ _LAZY: dict[str, str] = {
     "SSLMode": "agentifui_config.database",
     "get_settings": "agentifui_config.settings",
     "load_settings": "agentifui_config.settings",
-    "parse_database_url": "agentifui_config.parsing",
+    "parse_database_url": "agentifui_config.url_parsing",
     "parse_flags": "agentifui_config.parsing",
     "parse_list": "agentifui_config.parsing",
 }

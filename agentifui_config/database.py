@@ -26,13 +26,13 @@ from agentifui_config.drivers import checked_driver, installed_async_drivers
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.hosts import checked_host, checked_read_hosts, refuse_service_link
 from agentifui_config.migration_url import checked_migration_url, direct_config
-from agentifui_config.parsing import (
+from agentifui_config.secrecy import HIDDEN_VARIABLES, REVEAL_SECRETS, is_secret_name, mask
+from agentifui_config.url_parsing import (
     DEFAULT_DRIVER,
     URL_QUERY_FIELDS,
     parse_database_url,
     parse_host_ports,
 )
-from agentifui_config.secrecy import HIDDEN_VARIABLES, REVEAL_SECRETS, is_secret_name, mask
 from agentifui_config.urls import (
     DB_PREFIX,
     FIELD_VARIABLES,

@@ -11,7 +11,7 @@ import functools
 import importlib.util
 import pkgutil
 
-from agentifui_config.parsing import DEFAULT_DRIVER
+from agentifui_config.url_parsing import DEFAULT_DRIVER
 
 __all__ = ["checked_driver", "installed_async_drivers", "is_async_postgres_driver"]
 

@@ -20,6 +20,7 @@ __all__ = [
     "AgentifuiError",
     "ConfigurationError",
     "Finding",
+    "GeneratedSecretKeyWarning",
     "Severity",
     "findings_from_errors",
 ]
@@ -85,6 +86,18 @@ class AgentifuiError(Exception):
         self.message, self.remedy, self.variable = message, remedy, variable
         line = f"{variable}: {message}" if variable else message
         super().__init__(f"{line} - {remedy}" if remedy else line)
+
+
+class GeneratedSecretKeyWarning(UserWarning):
+    """Development runs on a ``SECRET_KEY`` generated for this process.
+
+    Issued through :mod:`warnings` when settings load in development without a
+    ``SECRET_KEY``: Python's default filter shows it once per process, however
+    often the settings are loaded, and the standard filters silence it
+    (``warnings.filterwarnings("ignore", category=GeneratedSecretKeyWarning)``,
+    or ``-W ignore::UserWarning:agentifui_config.settings``) or make it an
+    error. Setting ``SECRET_KEY`` ends it.
+    """
 
 
 class ConfigurationError(AgentifuiError, ValueError):

@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from agentifui_config.errors import ConfigurationError
-from agentifui_config.parsing import parse_host_ports
+from agentifui_config.url_parsing import parse_host_ports
 
 __all__ = [
     "checked_host",

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from agentifui_config.errors import ConfigurationError, Finding
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import REVEAL_SECRETS
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

@@ -32,10 +32,10 @@ from agentifui_config.errors import (
     findings_from_errors,
 )
 from agentifui_config.misnames import misnamed_variables
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.policies import RULES, evaluate
 from agentifui_config.secrecy import HIDDEN_VARIABLES
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES, Origin, open_sources
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo

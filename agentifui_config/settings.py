@@ -25,7 +25,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from agentifui_config.cors import parse_methods, parse_origins
 from agentifui_config.database import DatabaseConfig, replacement_lines
 from agentifui_config.environment import Environment
-from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.errors import (
+    ConfigurationError,
+    Finding,
+    GeneratedSecretKeyWarning,
+    Severity,
+)
 from agentifui_config.parsing import parse_flags, parse_list
 from agentifui_config.pipeline import Outcome, misspellings, run
 from agentifui_config.pipeline import variable_names as pipeline_variable_names
@@ -49,6 +54,13 @@ _S = TypeVar("_S", bound="EnvironmentSettings")
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """The accepted ``LOG_LEVEL`` values, least to most severe."""
+
+# The warnings said through the warnings module rather than logged, by rule id:
+# about the process rather than one load, they are shown once per process by
+# Python's default filter, and the standard filters silence them or make them errors.
+_WARNING_CATEGORIES: Final[Mapping[str, type[Warning]]] = {
+    "secret-key-generated": GeneratedSecretKeyWarning,
+}
 
 
 class EnvironmentSettings(BaseSettings):
@@ -113,7 +125,7 @@ class EnvironmentSettings(BaseSettings):
             # Raised with nothing chained: pydantic's error keeps every input in its details.
             raise ConfigurationError(outcome.findings) from None
         for finding in outcome.findings:
-            _log_finding(finding)
+            _report_warning(finding)
         if self.database_url is not None and self.database_url.get_secret_value():
             _warn_legacy_url(self.database_url)
 
@@ -273,6 +285,17 @@ def configuration_warnings(
     present = open_sources(type(settings), {"_env_file": env_file}).present
     findings = evaluate(settings, settings.rules) + misspellings(type(settings), present, {})
     return [f for f in findings if f.severity is Severity.WARNING]
+
+
+def _report_warning(finding: Finding) -> None:
+    """Issue *finding* as its warning category, or log it when it has none."""
+    category = _WARNING_CATEGORIES.get(finding.rule or "")
+    if category is None:
+        _log_finding(finding)
+        return
+    # Attributed to this line, not to the caller: one registry entry, so the
+    # default filter shows it once per process wherever the settings are loaded.
+    warnings.warn(str(finding), category, stacklevel=1)
 
 
 def _log_finding(finding: Finding) -> None:

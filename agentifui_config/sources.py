@@ -28,8 +28,8 @@ from pydantic_settings import (
 
 from agentifui_config.database import DatabaseConfig, variable_for
 from agentifui_config.errors import ConfigurationError
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, quote_plus
 
 from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import MASK, is_secret_name, mask
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL

@@ -23,6 +23,7 @@ from cli_support import (
     database_environ,
     drop_cli_tables,
     run_cli,
+    run_cli_process,
     write_revision,
 )
 from migrations_support import connected
@@ -147,6 +148,35 @@ class TestMigrate:
         assert (ready.code, ready.stdout.splitlines()[0]) == (ExitCode.OK, "ok: up to date at 0001")
         assert (reverted.code, reverted.stdout) == (ExitCode.OK, "ok: now at base (no revision)\n")
         assert at_base.stdout == "(none)\n"
+
+    def test_alembic_says_its_context_once_per_command(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """Upgrade and downgrade print Alembic's two context lines once each, as alembic does."""
+        env, ini = _env(database), str(migrations / "alembic.ini")
+        upgraded = run_cli("migrate", "upgrade", "--alembic-config", ini, env=env, cwd=migrations)
+        reverted = run_cli(
+            "migrate", "downgrade", "base", "--alembic-config", ini, env=env, cwd=migrations
+        )
+        for result, ran in ((upgraded, "Running upgrade"), (reverted, "Running downgrade")):
+            assert result.code == ExitCode.OK, result.output
+            assert result.stderr.count("Context impl PostgresqlImpl.") == 1, result.stderr
+            assert result.stderr.count("Will assume transactional DDL.") == 1, result.stderr
+            assert result.stderr.count(ran) == 1
+
+    def test_a_migrate_process_without_secret_key_prints_alembic_once_and_no_key_warning(
+        self, database: DatabaseConfig, migrations: Path
+    ) -> None:
+        """As a process, in development without SECRET_KEY: Alembic's lines once, no key warning."""
+        env, ini = database_environ(database), str(migrations / "alembic.ini")
+        result = run_cli_process(
+            "migrate", "upgrade", "--alembic-config", ini, env=env, cwd=migrations
+        )
+        assert result.code == ExitCode.OK, result.output
+        assert result.stdout == "ok: now at 0001\n"
+        assert result.stderr.count("Context impl PostgresqlImpl.") == 1, result.stderr
+        assert result.stderr.count("Will assume transactional DDL.") == 1, result.stderr
+        assert "SECRET_KEY" not in result.output
 
     def test_stamp_records_a_revision_and_purges(
         self, database: DatabaseConfig, migrations: Path
@@ -296,7 +326,8 @@ class TestDoctor:
         missing = run_cli("doctor", "--alembic-config", "nope.ini", cwd=tmp_path)
         result = run_cli("doctor", env=env, cwd=tmp_path)
         assert result.code == missing.code == ExitCode.INVALID
-        assert result.stdout.splitlines()[0] == "fail  configuration  1 error, 1 warning"
+        # doctor does not use SECRET_KEY: the key generated for development is no warning of its.
+        assert result.stdout.splitlines()[0] == "fail  configuration  1 error"
         assert "DB_PORT: expected a whole number, got 'abc'" in result.stdout
         assert "connect" not in result.stdout
         assert "--alembic-config: nope.ini does not exist" in missing.stdout

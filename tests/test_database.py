@@ -21,7 +21,7 @@ from agentifui_config.database import (
     installed_async_drivers,
 )
 from agentifui_config.errors import ConfigurationError
-from agentifui_config.parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS
+from agentifui_config.url_parsing import DEFAULT_DRIVER, URL_QUERY_FIELDS
 
 # Loading a SQLAlchemy dialect the first time takes a while; a deadline would flake.
 _PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

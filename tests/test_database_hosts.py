@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentifui_config import ConfigurationError, DatabaseConfig, load_settings
-from agentifui_config.parsing import parse_host_ports
+from agentifui_config.url_parsing import parse_host_ports
 
 _NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 _PORTS = st.none() | st.integers(1, 65535)

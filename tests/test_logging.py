@@ -517,16 +517,17 @@ class TestConfigureOnce:
 
 
 class TestEventNames:
-    def test_configuration_warning(self) -> None:
+    def test_configuration_warning(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A configuration warning carries event_name, rule and variable as fields."""
+        monkeypatch.setenv("REDIS_PASSWORD", "x")
         stream = _configure()
         generated = load_settings(environment="development")
-        warnings = [
-            line for line in _json_lines(stream) if line.get("rule") == "secret-key-generated"
-        ]
+        warnings = [line for line in _json_lines(stream) if line.get("rule") == "unknown-variable"]
         assert [line["event_name"] for line in warnings] == ["configuration_warning"]
-        assert warnings[0]["variable"] == "SECRET_KEY"
+        assert warnings[0]["variable"] == "REDIS_PASSWORD"
         assert warnings[0]["logger"] == "agentifui_config"
+        # The generated development key is a GeneratedSecretKeyWarning, not a log line.
+        assert not [line for line in _json_lines(stream) if "SECRET_KEY" in line["event"]]
         assert generated.secret_key is not None
         assert generated.secret_key.get_secret_value() not in stream.getvalue()
 

@@ -145,6 +145,10 @@ class TestAlembicCommand:
         upgraded = _alembic(tmp_path, variables, "upgrade", "head")
         assert upgraded.returncode == 0, upgraded.stderr
         assert f"Running upgrade  -> {revision}, add widgets" in upgraded.stderr
+        # Alembic's context lines once, as with its stock env.py; migrations use no SECRET_KEY.
+        assert upgraded.stderr.count("Context impl PostgresqlImpl.") == 1, upgraded.stderr
+        assert upgraded.stderr.count("Will assume transactional DDL.") == 1, upgraded.stderr
+        assert "SECRET_KEY" not in upgraded.stderr
         assert await fetch(config, "SELECT version_num FROM alembic_version") == [(revision,)]
         assert await fetch(config, "SELECT count(*) FROM widgets") == [(0,)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -9,7 +10,13 @@ from typing import Final
 import pytest
 from settings_support import VALID
 
-from agentifui_config import ConfigurationError, Environment, Severity, load_settings
+from agentifui_config import (
+    ConfigurationError,
+    Environment,
+    GeneratedSecretKeyWarning,
+    Severity,
+    load_settings,
+)
 from agentifui_config.errors import Finding
 from agentifui_config.policies import (
     INSECURE_SECRET_KEYS,
@@ -26,6 +33,10 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 _ALL: Final = frozenset(Environment)
 _DEPLOYED: Final = frozenset({Environment.STAGING, Environment.PRODUCTION})
 _PRODUCTION: Final = frozenset({Environment.PRODUCTION})
+_GENERATED_LINE: Final = (
+    "SECRET_KEY: is not set; a random key was generated for this process, so sessions and "
+    "tokens do not survive a restart - set SECRET_KEY to keep them across restarts (warning)"
+)
 _GENERATE: Final = "generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
@@ -215,7 +226,9 @@ def _load(
             monkeypatch.setenv(name, value)
     caplog.clear()
     try:
-        load_settings()
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", GeneratedSecretKeyWarning)
+            load_settings()
     except ConfigurationError as exc:
         # A finding of no rule (a refused value) is kept too, under its variable.
         found = {f.rule or f"no rule: {f.variable}": (f.severity, str(f)) for f in exc.findings}
@@ -225,6 +238,13 @@ def _load(
         for r in caplog.records
         if r.name == "agentifui_config" and getattr(r, "rule", None)
     }
+    # The generated key is said through the warnings module, not logged; any
+    # other warning goes on to the test's own filters (a pytest.warns around it).
+    for w in warned:
+        if w.category is GeneratedSecretKeyWarning:
+            logged["secret-key-generated"] = (Severity.WARNING, str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return _Outcome(refused=False, findings=logged)
 
 
@@ -288,18 +308,38 @@ class TestSecretKeyRules:
     def test_development_generates_a_random_key_with_a_warning(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """Without SECRET_KEY development gets a random key of >= 32 characters and a warning."""
-        first = load_settings()
-        second = load_settings()
+        """Without SECRET_KEY development gets a random key of >= 32 characters, warned once.
+
+        Under Python's default filter, as a script or a server runs, loading the
+        settings twice warns once; the warning is not logged besides.
+        """
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("default")
+            first = load_settings()
+            second = load_settings()
         assert first.secret_key is not None
         assert second.secret_key is not None
         key = first.secret_key.get_secret_value()
         assert len(key) >= MIN_SECRET_KEY_LENGTH
         assert key != second.secret_key.get_secret_value()
         assert first.secret_key_generated is True
-        warnings = [r for r in caplog.records if getattr(r, "rule", None) == "secret-key-generated"]
-        assert len(warnings) == 2
-        assert all(key not in r.getMessage() for r in warnings)
+        generated = [w for w in warned if w.category is GeneratedSecretKeyWarning]
+        assert [str(w.message) for w in generated] == [_GENERATED_LINE]
+        assert key not in str(generated[0].message)
+        assert not [r for r in caplog.records if getattr(r, "rule", None) == "secret-key-generated"]
+
+    def test_the_generated_key_warning_follows_the_warning_filters(self) -> None:
+        """pytest.warns sees it on each load; an "error" filter raises it; "ignore" hides it."""
+        with pytest.warns(GeneratedSecretKeyWarning, match=r"^SECRET_KEY: is not set;"):
+            load_settings()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GeneratedSecretKeyWarning)
+            with pytest.raises(GeneratedSecretKeyWarning):
+                load_settings()
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("ignore", GeneratedSecretKeyWarning)
+            load_settings()
+        assert warned == []
 
     def test_a_given_key_is_not_generated(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A SECRET_KEY set in development is used as given, without a warning."""

@@ -491,7 +491,7 @@ class TestLegacyDatabaseUrl:
             "DB_DATABASE=legacydb",
             "DB_PASSWORD=**********",
         ]
-        warned = str(record[0].message)
+        warned = str(record.pop(DeprecationWarning).message)
         logged = next(m for m in _warnings_logged(caplog) if "DATABASE_URL" in m)
         for text in (warned, logged):
             assert text.startswith("DATABASE_URL is deprecated; replace it with:\n")
@@ -504,7 +504,7 @@ class TestLegacyDatabaseUrl:
         monkeypatch.setenv("DATABASE_URL", _LEGACY_URL)
         with pytest.warns(DeprecationWarning, match=_DEPRECATED) as record:
             load_settings()
-        assert record[0].filename == __file__
+        assert record.pop(DeprecationWarning).filename == __file__
 
     def test_postgres_scheme_gets_the_default_driver(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A Heroku-style postgres:// URL uses the default async driver."""

@@ -97,7 +97,7 @@ def _add_commands(parser: argparse.ArgumentParser, commands: Sequence[Command]) 
         if command.subcommands:
             _add_commands(sub, command.subcommands)
         else:
-            sub.set_defaults(run=command.run, parser=sub)
+            sub.set_defaults(run=command.run, parser=sub, uses_secret_key=command.uses_secret_key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -116,6 +116,9 @@ class Command:
         run: Runs the command; ``None`` for a group, which shows its help.
         subcommands: The commands of a group (``migrate upgrade``).
         epilog: Text below the options in ``--help``: examples, exit codes.
+        uses_secret_key: Whether the command judges ``SECRET_KEY`` (``check``), so
+            that a key generated for development is a finding it reports; the
+            others neither use nor judge the key, and say nothing about it.
     """
 
     name: str
@@ -125,6 +128,7 @@ class Command:
     run: Runner | None = None
     subcommands: tuple[Command, ...] = ()
     epilog: str = ""
+    uses_secret_key: bool = False
 
 
 def add_env_file(parser: argparse.ArgumentParser) -> None:

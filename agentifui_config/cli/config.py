@@ -29,10 +29,10 @@ from agentifui_config.cli.envfile import env_line, env_text
 from agentifui_config.cli.loading import environment_value, inspect, load, settings_class_of
 from agentifui_config.database import field_for
 from agentifui_config.errors import ConfigurationError, Finding, Severity
-from agentifui_config.parsing import parse_database_url
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, mask, url_secrets
 from agentifui_config.settings import EnvironmentSettings, replacement_lines
 from agentifui_config.sources import Origin, field_variables
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from agentifui_config.cli.console import Console
@@ -56,7 +56,13 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace, console: Console) -> int:
     overrides = {"environment": args.environment} if args.environment else {}
     try:
-        settings, found = load(console, args.env_file, settings_class_of(args), **overrides)
+        settings, found = load(
+            console,
+            args.env_file,
+            settings_class_of(args),
+            uses_secret_key=args.uses_secret_key,
+            **overrides,
+        )
     except ConfigurationError as exc:
         return _report(console, exc.findings, "", strict=args.strict)
     return _report(console, found, settings.environment.value, strict=args.strict)
@@ -87,6 +93,7 @@ CHECK: Final = Command(
     "is connected to. Exit status 0 when valid, 1 on errors (and on warnings with --strict).",
     _check_arguments,
     _check,
+    uses_secret_key=True,
     epilog="examples:\n"
     "  agentifui-config check --env-file .env\n"
     "  agentifui-config check --environment production --strict",
@@ -124,7 +131,9 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _show(args: argparse.Namespace, console: Console) -> int:
     """Print every variable read, with its source; a broken configuration's findings too."""
-    outcome = inspect(console, args.env_file, settings_class_of(args))
+    outcome = inspect(
+        console, args.env_file, settings_class_of(args), uses_secret_key=args.uses_secret_key
+    )
     settings = outcome.settings
     if isinstance(settings, EnvironmentSettings):
         rows = [

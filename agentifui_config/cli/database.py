@@ -6,6 +6,7 @@ Loaded only when one of them runs: it imports structlog, the async engine and Al
 from __future__ import annotations
 
 import contextlib
+import logging
 import shlex
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,18 @@ if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
     from agentifui_config.settings import EnvironmentSettings
 
-__all__ = ["alembic_config", "connected", "describe_migrations", "given_options", "logging_for"]
+__all__ = [
+    "alembic_config",
+    "connected",
+    "describe_migrations",
+    "given_options",
+    "logging_for",
+    "quiet_alembic",
+]
+
+# Where Alembic logs "Context impl PostgresqlImpl." and "Will assume transactional DDL."
+# each time env.py configures a migration context.
+_ALEMBIC_CONTEXT: Final = "alembic.runtime.migration"
 
 _OPTION: Final = "--alembic-config"
 # The library's remedy names connect()'s retry_for=, which no command has.
@@ -63,6 +75,25 @@ def logging_for(
         yield
     finally:
         reset_logging()
+
+
+@contextlib.contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Hold back Alembic's INFO lines for the block, unless logging is at ``DEBUG``.
+
+    For the read that reports where a write left the database (``now at ...``):
+    it runs ``env.py`` a second time, whose "Context impl" and "Will assume
+    transactional DDL." lines would repeat the write's. The read commands are
+    quiet the same way (see :func:`logging_for`).
+    """
+    logger = logging.getLogger(_ALEMBIC_CONTEXT)
+    level = logger.level
+    if not logger.isEnabledFor(logging.DEBUG):
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.asynccontextmanager

@@ -42,7 +42,7 @@ def doctor_command(args: argparse.Namespace, console: Console) -> int:
 
 async def _doctor(args: argparse.Namespace, console: Console) -> int:
     try:
-        settings, found = load(console, args.env_file)
+        settings, found = load(console, args.env_file, uses_secret_key=args.uses_secret_key)
         alembic = alembic_config(args.alembic_config, required=args.alembic_config is not None)
     except ConfigurationError as exc:
         console.step("fail", "configuration", counted(exc.findings), *map(str, exc.findings))

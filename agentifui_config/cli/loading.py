@@ -24,6 +24,7 @@ from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.policies import RULES
 from agentifui_config.secrecy import SECRET_VARIABLES, is_secret_name, settings_secrets, url_secrets
 from agentifui_config.settings import EnvironmentSettings, settings_class_named
 
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
     from agentifui_config.pipeline import Outcome
 
 __all__ = ["env_file_path", "environment_value", "inspect", "load", "settings_class_of"]
+
+_KEY_RULES: Final = frozenset(
+    rule.id for rule in RULES if rule.variable == "SECRET_KEY" and rule.severity is Severity.WARNING
+)
+"""The rules whose warnings concern ``SECRET_KEY`` alone (the key generated for development):
+reported only by a command that uses the key."""
 
 _LEGACY_URL: Final = Finding(
     "DATABASE_URL",
@@ -70,6 +77,8 @@ def load(
     console: Console,
     env_file: str | None,
     settings_class: type[EnvironmentSettings] = EnvironmentSettings,
+    *,
+    uses_secret_key: bool = False,
     **overrides: Any,
 ) -> tuple[EnvironmentSettings, list[Finding]]:
     """Load the settings as ``load_settings()`` does, quietly, and protect their secrets.
@@ -78,6 +87,9 @@ def load(
         console: Receives every secret value seen, to mask it in the output.
         env_file: The ``--env-file`` option.
         settings_class: The application's settings class (``--settings``).
+        uses_secret_key: Whether the command uses ``SECRET_KEY``
+            (:attr:`~agentifui_config.cli.commands.Command.uses_secret_key`); if
+            not, a key generated for development is no finding of its.
         **overrides: Field values that win over every source (``environment=``).
 
     Returns:
@@ -86,7 +98,9 @@ def load(
     Raises:
         ConfigurationError: The configuration has errors; every finding is listed.
     """
-    outcome = inspect(console, env_file, settings_class, **overrides)
+    outcome = inspect(
+        console, env_file, settings_class, uses_secret_key=uses_secret_key, **overrides
+    )
     if outcome.errors or not isinstance(outcome.settings, EnvironmentSettings):
         raise ConfigurationError(outcome.findings)
     return outcome.settings, list(outcome.findings)
@@ -96,6 +110,8 @@ def inspect(
     console: Console,
     env_file: str | None,
     settings_class: type[EnvironmentSettings] = EnvironmentSettings,
+    *,
+    uses_secret_key: bool = False,
     **overrides: Any,
 ) -> Outcome:
     """Load the settings as ``load_settings()`` does, quietly, without raising for findings.
@@ -104,6 +120,8 @@ def inspect(
         console: Receives every secret value seen, to mask it in the output.
         env_file: The ``--env-file`` option.
         settings_class: The application's settings class (``--settings``).
+        uses_secret_key: Whether the command uses ``SECRET_KEY``; if not, the
+            warnings about the key alone are left out of the findings.
         **overrides: Field values that win over every source (``environment=``).
 
     Returns:
@@ -116,6 +134,8 @@ def inspect(
     console.protect(*_raw_secrets(path))
     with _quiet():
         outcome = settings_class.inspect(path, **overrides)
+    if not uses_secret_key:
+        outcome.findings[:] = [f for f in outcome.findings if f.rule not in _KEY_RULES]
     settings = outcome.settings
     if isinstance(settings, EnvironmentSettings):
         console.protect(*settings_secrets(settings), *_own_secrets(settings))

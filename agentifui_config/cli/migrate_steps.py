@@ -19,6 +19,7 @@ from agentifui_config.cli.database import (
     describe_migrations,
     given_options,
     logging_for,
+    quiet_alembic,
 )
 from agentifui_config.cli.loading import load
 from agentifui_config.errors import ConfigurationError, Finding
@@ -65,7 +66,7 @@ def _session(work: _Work, args: argparse.Namespace, console: Console, *, writes:
 async def _in_session(
     work: _Work, args: argparse.Namespace, console: Console, *, writes: bool
 ) -> int:
-    settings, found = load(console, args.env_file)
+    settings, found = load(console, args.env_file, uses_secret_key=args.uses_secret_key)
     console.warnings(found)
     config = alembic_config(args.alembic_config)
     assert config is not None  # required: a missing file raised
@@ -144,7 +145,8 @@ def _writer(command: Callable[..., Awaitable[str | None]], *, purge: bool = Fals
             await command(target, config, args.revision, **options)
         except MigrationLockTimeoutError as exc:
             raise ConfigurationError([_lock_in_cli_words(exc)]) from None
-        revisions = ", ".join(await current(target, config)) or "base (no revision)"
+        with quiet_alembic():  # the write said it already
+            revisions = ", ".join(await current(target, config)) or "base (no revision)"
         console.out(f"{console.paint('ok', 'ok')}: now at {revisions}")
         return ExitCode.OK
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging.config
+import warnings
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from agentifui_config.errors import GeneratedSecretKeyWarning
 from agentifui_config.migrations.lock import DEFAULT_LOCK_TIMEOUT, migration_lock
 from agentifui_config.migrations.scripts import MigrationError
 from agentifui_config.migrations.target import direct_target, open_connection
@@ -179,7 +181,10 @@ def _database(
 ) -> DatabaseConfig:
     if database is not None:
         return database
-    return load_settings(settings_class=settings_class).database
+    with warnings.catch_warnings():
+        # Migrations do not use SECRET_KEY: a key generated for development is no news here.
+        warnings.simplefilter("ignore", GeneratedSecretKeyWarning)
+        return load_settings(settings_class=settings_class).database
 
 
 def _run_offline(url: URL | str, options: dict[str, Any]) -> None:

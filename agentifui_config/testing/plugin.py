@@ -73,6 +73,7 @@ __all__ = [
     "postgres_server",
     "pytest_addoption",
     "pytest_collection_modifyitems",
+    "pytest_configure",
     "pytest_report_header",
     "pytest_terminal_summary",
 ]
@@ -86,6 +87,20 @@ _LINES: Final = (
     "    asyncio_default_test_loop_scope = session"
 )
 _SHOWN: Final = 5  # tests named in the loop-scope message
+_KEY_WARNING: Final = "GeneratedSecretKeyWarning"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Show the development ``SECRET_KEY`` warning in the summary instead of failing on it.
+
+    Tests load settings with the configuration variables hidden (``clean_env``),
+    where development generates a key and warns: ``filterwarnings = error``
+    would fail each of them. Unless the suite's own filters name the category,
+    it is shown as pytest shows warnings; ``-W`` and ``filterwarnings`` marks
+    still decide otherwise.
+    """
+    if not any(_KEY_WARNING in line for line in config.getini("filterwarnings")):
+        config.addinivalue_line("filterwarnings", f"default::agentifui_config.{_KEY_WARNING}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

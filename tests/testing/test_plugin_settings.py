@@ -125,7 +125,36 @@ def test_restored_after_the_test():
 """
 
 
+_GENERATED_KEY = """
+from agentifui_config import load_settings
+
+
+def test_development_settings(clean_env):
+    assert load_settings().secret_key_generated
+"""
+
+
 class TestInnerSuite:
+    def test_generated_key_is_shown_not_an_error_in_a_strict_suite(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A suite with filterwarnings = error passes and lists the generated-key warning."""
+        suite = InnerSuite(pytester, monkeypatch, "postgresql://unused@127.0.0.1:1/postgres")
+        suite.ini()
+        suite.files(test_generated=_GENERATED_KEY)
+        result = suite.run()
+        result.assert_outcomes(passed=1, warnings=1)
+        result.stdout.fnmatch_lines(["*GeneratedSecretKeyWarning: SECRET_KEY: is not set*"])
+
+    def test_a_suite_that_names_the_category_decides(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A suite whose filters name the warning's category keeps its own choice."""
+        suite = InnerSuite(pytester, monkeypatch, "postgresql://unused@127.0.0.1:1/postgres")
+        suite.ini("    error::agentifui_config.GeneratedSecretKeyWarning")
+        suite.files(test_generated=_GENERATED_KEY)
+        suite.run().assert_outcomes(failed=1)
+
     def test_isolation_in_a_host_suite(
         self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
     ) -> None:
