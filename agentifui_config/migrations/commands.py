@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 from alembic import command
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agentifui_config.health import MigrationState
 from agentifui_config.migrations.lock import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATION_LOCK_KEY,
@@ -31,9 +32,10 @@ from agentifui_config.migrations.scripts import (
     AlembicConfigSource,
     MigrationError,
     load_alembic_config,
+    read_script_directory,
     with_attributes,
 )
-from agentifui_config.migrations.status import get_migration_status
+from agentifui_config.migrations.status import DEFAULT_VERSION_TABLE
 from agentifui_config.migrations.target import (
     MigrationTarget,
     database_url,
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
 __all__ = ["current", "downgrade", "stamp", "upgrade"]
 
 _Command = Callable[..., Any]
+
+# The revisions an upgrade may skip when the database already holds them.
+_HEAD_REVISIONS: Final = frozenset({"head", "heads"})
+_VERSIONS: Final = text(f"SELECT version_num FROM {DEFAULT_VERSION_TABLE}")  # noqa: S608 - a constant
 
 
 @overload
@@ -288,16 +294,37 @@ async def _run(
 async def _at_head(connection: AsyncConnection, config: Config, revision: str) -> bool:
     """Whether an upgrade to *revision* has nothing to do, read without the lock.
 
-    Only for ``head``, on a connection of the upgrade's own: any doubt
-    (another version table, a read error) reads as not at head, and the
-    locked upgrade decides.
+    Only for ``head`` (or ``heads``), on a connection of the upgrade's own:
+    one query reads the version table, and the heads come from the
+    per-process script cache, so no Alembic environment is set up. Any doubt
+    (no version table, unreadable scripts, several heads for ``head``, an
+    empty history) reads as not at head, and the locked upgrade decides.
     """
-    if revision not in ("head", "heads"):
+    if revision not in _HEAD_REVISIONS:
         return False
-    status = await get_migration_status(connection, config)
+    try:
+        heads = (await read_script_directory(config)).get_heads()
+    except MigrationError:
+        return False  # the locked upgrade runs Alembic, whose own error says what is wrong
+    revisions = await _stamped(connection)
+    if len(heads) > 1 and revision == "head":
+        return False  # Alembic refuses "head" with several heads: let it say so
+    return bool(revisions) and sorted(revisions) == sorted(heads)
+
+
+async def _stamped(connection: AsyncConnection) -> list[str]:
+    """The revisions in Alembic's default version table, by one query; none if it cannot be read.
+
+    Unlike ``get_migration_status()``, which must not break a caller's
+    transaction, it asks no catalog first: on a connection of the upgrade's
+    own a failed read (no version table yet) costs nothing but a rollback.
+    """
+    try:
+        revisions = list(await connection.scalars(_VERSIONS))
+    except ProgrammingError:
+        revisions = []  # no version table, or no right to read it: the locked upgrade decides
     await connection.rollback()  # end the read; the lock begins afresh
-    # An empty history has nothing to skip: env.py still runs, and shows its errors.
-    return status.state is MigrationState.UP_TO_DATE and bool(status.current_revisions)
+    return revisions
 
 
 def _online(
