@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_type
 
@@ -24,8 +23,8 @@ from migrations_support import (
     role_with_hard_password,
     runs,
 )
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from migrations_support import sent_statements as _statements
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -49,21 +48,6 @@ if TYPE_CHECKING:
 
 _LOCK = text("SELECT pg_advisory_lock(:key)")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
-
-
-@contextlib.contextmanager
-def _statements() -> Iterator[list[str]]:
-    """The SQL statements every engine sends while the block runs."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 @pytest_asyncio.fixture
