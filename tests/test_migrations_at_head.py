@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 from migrations_support import SAMPLE, branched_config, connected, runs, sent_statements
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.pool import Pool
 
-from agentifui_config import MigrationState
+from agentifui_config import ConnectionManager, MigrationState
 from agentifui_config.migrations import (
     MIGRATION_LOCK_KEY,
     get_migration_status,
@@ -78,6 +79,28 @@ class TestAtHead:
                 await upgrade(config, SAMPLE, lock_timeout=0.3)
         assert not any("advisory" in statement for statement in sent)
         assert await runs(fresh_database) == ["a1", "b2", "c3"]
+
+    async def test_manager_reads_on_its_pool(self, fresh_database: DatabaseConfig) -> None:
+        """A manager's upgrade at head borrows a pooled connection: it opens no new one."""
+        await upgrade(fresh_database, SAMPLE)
+        manager = ConnectionManager()
+        await manager.initialize(fresh_database)
+        opened: list[object] = []
+
+        def count(dbapi_connection: object, _record: object) -> None:
+            opened.append(dbapi_connection)
+
+        try:
+            async with connected(fresh_database) as holder:
+                await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+                event.listen(Pool, "connect", count)
+                try:
+                    await upgrade(manager, SAMPLE, lock_timeout=0.3)
+                finally:
+                    event.remove(Pool, "connect", count)
+        finally:
+            await manager.dispose()
+        assert opened == []
 
     async def test_several_heads_at_heads_take_no_lock(
         self, fresh_database: DatabaseConfig

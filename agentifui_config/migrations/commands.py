@@ -20,8 +20,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from agentifui_config.connection import ConnectionManager
+from agentifui_config.database import DatabaseConfig
 from agentifui_config.migrations.lock import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATION_LOCK_KEY,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.engine import URL, Connection
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["current", "downgrade", "stamp", "upgrade"]
 
@@ -92,8 +94,9 @@ async def upgrade(
     migration lock and migrates, the others wait for the lock, then find
     nothing left to do. An upgrade of a manager or configuration to ``head``
     first reads the version table without the lock, so replicas starting
-    against a database at head cost one query each. A transaction open on a
-    connection passed in is committed first.
+    against a database at head cost one query each (on a connection borrowed
+    from a manager's pool; a configuration's opens one). A transaction open
+    on a connection passed in is committed first.
 
     A configuration with ``DB_MIGRATION_HOST``/``DB_MIGRATION_PORT`` is
     migrated at that direct target; without one, through PgBouncer in
@@ -279,10 +282,19 @@ async def _run(
     config = load_alembic_config(alembic_config)
     if sql:
         return _offline(run, config, revision, database_url(target), options)
-    precheck = run is command.upgrade and not isinstance(target, AsyncConnection)
-    target, transaction_scoped = direct_target(target)
-    async with open_connection(target, own=True) as connection:
-        if precheck and await _at_head(connection, config, revision):
+    check = run is command.upgrade and revision in _HEAD_REVISIONS
+    if check and isinstance(target, ConnectionManager):
+        # Its pool is open: the read borrows a connection rather than open one.
+        async with open_connection(target) as pooled:
+            if await _at_head(pooled, config, revision):
+                return None
+    locked, transaction_scoped = direct_target(target)
+    async with open_connection(locked, own=True) as connection:
+        if (
+            check
+            and isinstance(target, DatabaseConfig)
+            and await _at_head(connection, config, revision)
+        ):
             return None
         async with migration_lock(
             connection, timeout=lock_timeout, key=lock_key, transaction_scoped=transaction_scoped
@@ -292,16 +304,14 @@ async def _run(
 
 
 async def _at_head(connection: AsyncConnection, config: Config, revision: str) -> bool:
-    """Whether an upgrade to *revision* has nothing to do, read without the lock.
+    """Whether an upgrade to *revision* (``head`` or ``heads``) has nothing to do, without the lock.
 
-    Only for ``head`` (or ``heads``), on a connection of the upgrade's own:
-    one query reads the version table, and the heads come from the
-    per-process script cache, so no Alembic environment is set up. Any doubt
-    (no version table, unreadable scripts, several heads for ``head``, an
-    empty history) reads as not at head, and the locked upgrade decides.
+    One query reads the version table, and the heads come from the
+    per-process script cache, so no Alembic environment is set up. Never on
+    a connection the caller passed in, whose transaction a failed read would
+    break. Any doubt (no version table, unreadable scripts, several heads for
+    ``head``, an empty history) reads as not at head, and the locked upgrade decides.
     """
-    if revision not in _HEAD_REVISIONS:
-        return False
     try:
         heads = (await read_script_directory(config)).get_heads()
     except MigrationError:
