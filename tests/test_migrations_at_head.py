@@ -67,12 +67,13 @@ class TestAtHead:
             await upgrade(fresh_database, SAMPLE)
         assert sent == [_VERSION_READ]
 
-    async def test_returns_while_pgbouncer_mode_lock_is_held(
-        self, fresh_database: DatabaseConfig
+    @pytest.mark.parametrize("pgbouncer", [False, True], ids=["session-lock", "xact-lock"])
+    async def test_returns_while_another_holds_the_lock(
+        self, fresh_database: DatabaseConfig, pgbouncer: bool
     ) -> None:
-        """Through a pooler (transaction-scoped lock) too, at head needs no lock another holds."""
+        """At head, an upgrade returns at once while another holds the lock, whichever lock."""
         await upgrade(fresh_database, SAMPLE)
-        config = fresh_database.model_copy(update={"pgbouncer": True})
+        config = fresh_database.model_copy(update={"pgbouncer": pgbouncer})
         async with connected(fresh_database) as holder:
             await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
             with sent_statements() as sent:

@@ -242,16 +242,6 @@ class TestUpgrade:
         assert await runs(fresh_database) == ["a1", "b2", "c3"]
         assert any("pg_try_advisory_lock(" in statement for statement in sent)
 
-    async def test_at_head_takes_no_lock(self, fresh_database: DatabaseConfig) -> None:
-        """An upgrade of a database at head returns at once, even while another holds the lock."""
-        await upgrade(fresh_database, SAMPLE)
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
-            with _statements() as sent:
-                await upgrade(fresh_database, SAMPLE, lock_timeout=0.3)
-        assert not any("advisory" in statement for statement in sent)
-        assert await runs(fresh_database) == ["a1", "b2", "c3"]
-
     async def test_connection_inside_engine_begin_is_refused(
         self, fresh_database: DatabaseConfig
     ) -> None:
