@@ -326,8 +326,9 @@ async def _stamped(connection: AsyncConnection) -> list[str]:
     """The revisions in Alembic's default version table, by one query; none if it cannot be read.
 
     Unlike ``get_migration_status()``, which must not break a caller's
-    transaction, it asks no catalog first: on a connection of the upgrade's
-    own a failed read (no version table yet) costs nothing but a rollback.
+    transaction, it asks no catalog first: on the upgrade's own connection or
+    one borrowed from a pool, a failed read (no version table yet) costs
+    nothing but the rollback that ends every read here.
     """
     try:
         revisions = list(await connection.scalars(_VERSIONS))

@@ -144,7 +144,7 @@ def _fingerprint(script: ScriptDirectory) -> _Fingerprint:
             directories[:] = sorted(name for name in directories if name != "__pycache__")
             for name in sorted(files):
                 path = os.path.join(root, name)
-                with contextlib.suppress(OSError):  # removed while listed: the next check sees it
+                with contextlib.suppress(OSError):  # removed since listed: left out, as it is gone
                     found = os.stat(path)
                     seen.append((path, found.st_mtime_ns, found.st_size))
             if not script.recursive_version_locations:
