@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from alembic.config import Config
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -25,6 +26,7 @@ __all__ = [
     "fetch",
     "role_with_hard_password",
     "runs",
+    "sent_statements",
 ]
 
 SAMPLE: Final = Path(__file__).parent / "migrations_sample"
@@ -41,6 +43,21 @@ def branched_config() -> Config:
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(SAMPLE / "branched"))
     return config
+
+
+@contextlib.contextmanager
+def sent_statements() -> Iterator[list[str]]:
+    """The SQL statements every engine sends while the block runs (not a new engine's set-up)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 @contextlib.asynccontextmanager

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_type
 
@@ -24,9 +23,9 @@ from migrations_support import (
     role_with_hard_password,
     runs,
 )
+from migrations_support import sent_statements as _statements
 from pydantic import SecretStr
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -50,21 +49,6 @@ if TYPE_CHECKING:
 
 _LOCK = text("SELECT pg_advisory_lock(:key)")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
-
-
-@contextlib.contextmanager
-def _statements() -> Iterator[list[str]]:
-    """The SQL statements every engine sends while the block runs."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 @pytest_asyncio.fixture
@@ -279,16 +263,6 @@ class TestUpgrade:
             )
             assert owners == [(migrator.username,)]
             assert await runs(fresh_database) == ["a1", "b2", "c3"]
-
-    async def test_at_head_takes_no_lock(self, fresh_database: DatabaseConfig) -> None:
-        """An upgrade of a database at head returns at once, even while another holds the lock."""
-        await upgrade(fresh_database, SAMPLE)
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
-            with _statements() as sent:
-                await upgrade(fresh_database, SAMPLE, lock_timeout=0.3)
-        assert not any("advisory" in statement for statement in sent)
-        assert await runs(fresh_database) == ["a1", "b2", "c3"]
 
     async def test_connection_inside_engine_begin_is_refused(
         self, fresh_database: DatabaseConfig

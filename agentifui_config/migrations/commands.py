@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 from alembic import command
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
-from agentifui_config.health import MigrationState
+from agentifui_config.connection import ConnectionManager
+from agentifui_config.database import DatabaseConfig
 from agentifui_config.migrations.lock import (
     DEFAULT_LOCK_TIMEOUT,
     MIGRATION_LOCK_KEY,
@@ -31,9 +33,10 @@ from agentifui_config.migrations.scripts import (
     AlembicConfigSource,
     MigrationError,
     load_alembic_config,
+    read_script_directory,
     with_attributes,
 )
-from agentifui_config.migrations.status import get_migration_status
+from agentifui_config.migrations.status import DEFAULT_VERSION_TABLE
 from agentifui_config.migrations.target import (
     MigrationTarget,
     database_url,
@@ -45,10 +48,15 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.engine import URL, Connection
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["current", "downgrade", "stamp", "upgrade"]
 
 _Command = Callable[..., Any]
+
+# The revisions an upgrade may skip when the database already holds them.
+_HEAD_REVISIONS: Final = frozenset({"head", "heads"})
+_VERSIONS: Final = text(f"SELECT version_num FROM {DEFAULT_VERSION_TABLE}")  # noqa: S608 - a constant
 
 
 @overload
@@ -86,8 +94,9 @@ async def upgrade(
     migration lock and migrates, the others wait for the lock, then find
     nothing left to do. An upgrade of a manager or configuration to ``head``
     first reads the version table without the lock, so replicas starting
-    against a database at head cost one query each. A transaction open on a
-    connection passed in is committed first.
+    against a database at head cost one query each (on a connection borrowed
+    from a manager's pool; a configuration's opens one). A transaction open
+    on a connection passed in is committed first.
 
     A configuration with ``DB_MIGRATION_HOST``/``DB_MIGRATION_PORT`` is
     migrated at that direct target; without one, through PgBouncer in
@@ -273,10 +282,20 @@ async def _run(
     config = load_alembic_config(alembic_config)
     if sql:
         return _offline(run, config, revision, database_url(target), options)
-    precheck = run is command.upgrade and not isinstance(target, AsyncConnection)
-    target, transaction_scoped = direct_target(target)
-    async with open_connection(target, own=True) as connection:
-        if precheck and await _at_head(connection, config, revision):
+    check = run is command.upgrade and revision in _HEAD_REVISIONS
+    locked, transaction_scoped = direct_target(target)
+    # A manager that migrates where it reads has an open pool: borrow rather than open.
+    borrow = isinstance(target, ConnectionManager) and locked is target
+    if check and borrow:
+        async with open_connection(target) as pooled:
+            if await _at_head(pooled, config, revision):
+                return None
+    async with open_connection(locked, own=True) as connection:
+        if (
+            check
+            and isinstance(locked, DatabaseConfig)
+            and await _at_head(connection, config, revision)
+        ):
             return None
         async with migration_lock(
             connection, timeout=lock_timeout, key=lock_key, transaction_scoped=transaction_scoped
@@ -286,18 +305,38 @@ async def _run(
 
 
 async def _at_head(connection: AsyncConnection, config: Config, revision: str) -> bool:
-    """Whether an upgrade to *revision* has nothing to do, read without the lock.
+    """Whether an upgrade to *revision* (``head`` or ``heads``) has nothing to do, without the lock.
 
-    Only for ``head``, on a connection of the upgrade's own: any doubt
-    (another version table, a read error) reads as not at head, and the
-    locked upgrade decides.
+    One query reads the version table, and the heads come from the
+    per-process script cache, so no Alembic environment is set up. Never on
+    a connection the caller passed in, whose transaction a failed read would
+    break. Any doubt (no version table, unreadable scripts, several heads for
+    ``head``, an empty history) reads as not at head, and the locked upgrade decides.
     """
-    if revision not in ("head", "heads"):
-        return False
-    status = await get_migration_status(connection, config)
+    try:
+        heads = (await read_script_directory(config)).get_heads()
+    except MigrationError:
+        return False  # the locked upgrade runs Alembic, whose own error says what is wrong
+    revisions = await _stamped(connection)
+    if len(heads) > 1 and revision == "head":
+        return False  # Alembic refuses "head" with several heads: let it say so
+    return bool(revisions) and sorted(revisions) == sorted(heads)
+
+
+async def _stamped(connection: AsyncConnection) -> list[str]:
+    """The revisions in Alembic's default version table, by one query; none if it cannot be read.
+
+    Unlike ``get_migration_status()``, which must not break a caller's
+    transaction, it asks no catalog first: on the upgrade's own connection or
+    one borrowed from a pool, a failed read (no version table yet) costs
+    nothing but the rollback that ends every read here.
+    """
+    try:
+        revisions = list(await connection.scalars(_VERSIONS))
+    except ProgrammingError:
+        revisions = []  # no version table, or no right to read it: the locked upgrade decides
     await connection.rollback()  # end the read; the lock begins afresh
-    # An empty history has nothing to skip: env.py still runs, and shows its errors.
-    return status.state is MigrationState.UP_TO_DATE and bool(status.current_revisions)
+    return revisions
 
 
 def _online(

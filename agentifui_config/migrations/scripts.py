@@ -11,6 +11,8 @@ file's interpolation.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import os
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "cached_script_directory",
     "clear_script_cache",
     "load_alembic_config",
+    "read_script_directory",
     "script_directory",
     "with_attributes",
 ]
@@ -38,8 +41,11 @@ AlembicConfigSource: TypeAlias = str | os.PathLike[str] | Config
 _ARGUMENT: Final = "alembic_config"
 _INI: Final = "alembic.ini"
 
-# Script directories already read, by where their scripts are; see script_directory().
-_SCRIPTS: dict[tuple[str | None, ...], ScriptDirectory] = {}
+_Fingerprint: TypeAlias = tuple[tuple[str, int, int], ...]
+
+# Script directories already read, by where their scripts are, each with the
+# fingerprint of its revision files when read; see script_directory().
+_SCRIPTS: dict[tuple[str | None, ...], tuple[_Fingerprint, ScriptDirectory]] = {}
 
 
 class MigrationError(AgentifuiError):
@@ -124,30 +130,63 @@ def _cache_key(config: Config) -> tuple[str | None, ...]:
     )
 
 
+def _fingerprint(script: ScriptDirectory) -> _Fingerprint:
+    """What the revision files of *script* look like on disk: each one's path, mtime and size.
+
+    A revision file added, removed, renamed or rewritten changes it; listing
+    the version locations reads no file, so checking it costs a few ``stat``
+    calls, not an import of every revision.
+    """
+    seen: list[tuple[str, int, int]] = []
+    # Alembic's own resolution of version_locations (package resources and all).
+    for location in script._version_locations:  # private: no public equivalent
+        for root, directories, files in os.walk(location):
+            directories[:] = sorted(name for name in directories if name != "__pycache__")
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                with contextlib.suppress(OSError):  # removed since listed: left out, as it is gone
+                    found = os.stat(path)
+                    seen.append((path, found.st_mtime_ns, found.st_size))
+            if not script.recursive_version_locations:
+                break
+    return tuple(seen)
+
+
 def cached_script_directory(config: Config) -> ScriptDirectory | None:
-    """Return the script directory of *config* if this process has read it, else ``None``."""
-    return _SCRIPTS.get(_cache_key(config))
+    """Return the script directory of *config* if this process has read it and it is current.
+
+    ``None`` when it was never read, or when a revision file appeared,
+    disappeared or changed since: the caller reads it again with
+    :func:`script_directory`.
+    """
+    cached = _SCRIPTS.get(_cache_key(config))
+    if cached is None:
+        return None
+    fingerprint, script = cached
+    return script if _fingerprint(script) == fingerprint else None
 
 
 def script_directory(config: Config) -> ScriptDirectory:
     """Return the script directory of *config*, reading its revision files once per process.
 
     The cache is keyed by the configuration file and the script and version
-    locations, so each health check finds the revisions in memory. Scripts
-    added while the process runs are not seen until :func:`clear_script_cache`;
-    the commands (``upgrade()`` and the others) always read the files afresh.
+    locations, so each health check and each ``upgrade()`` of a database at
+    head finds the revisions in memory. It is read again when a revision file
+    appears, disappears or changes: each call lists the version locations (no
+    file is read). :func:`clear_script_cache` forgets every entry.
 
     Raises:
         MigrationError: The configuration names no script location, or Alembic
             cannot read the revisions (a revision file fails to import, a
             ``down_revision`` names no revision).
     """
-    key = _cache_key(config)
-    script = _SCRIPTS.get(key)
+    script = cached_script_directory(config)
     if script is not None:
         return script
     try:
         script = ScriptDirectory.from_config(config)
+        # Listed before the files are read: a file that changes meanwhile reads as stale next time.
+        fingerprint = _fingerprint(script)
         # Read every revision file now, not on first use inside a health budget.
         script.get_heads()
     except CommandError as exc:
@@ -156,7 +195,23 @@ def script_directory(config: Config) -> ScriptDirectory:
             argument=_ARGUMENT,
             remedy="check script_location in the Alembic configuration and the revision files",
         ) from exc
-    return _SCRIPTS.setdefault(key, script)
+    _SCRIPTS[_cache_key(config)] = (fingerprint, script)
+    return script
+
+
+async def read_script_directory(config: Config) -> ScriptDirectory:
+    """Return :func:`script_directory` of *config*, reading the files in a worker thread.
+
+    Importing every revision file is slow for a long history: a read that the
+    cache cannot answer runs off the event loop, so the loop keeps serving.
+
+    Raises:
+        MigrationError: As :func:`script_directory`.
+    """
+    cached = cached_script_directory(config)
+    if cached is not None:
+        return cached
+    return await asyncio.to_thread(script_directory, config)
 
 
 def clear_script_cache() -> None:

@@ -2,12 +2,11 @@
 
 The database's revisions are read straight from the version table, without
 running ``env.py``; the scripts' heads come from the per-process cache of
-script directories, so a health check reads no file.
+script directories, so a health check reads no revision file unless one changed.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Final
@@ -19,14 +18,12 @@ from sqlalchemy import table as table_clause
 from agentifui_config.health import MigrationState, MigrationStatus
 from agentifui_config.migrations.scripts import (
     AlembicConfigSource,
-    cached_script_directory,
     load_alembic_config,
-    script_directory,
+    read_script_directory,
 )
 from agentifui_config.migrations.target import MigrationTarget, open_connection, scrubbed
 
 if TYPE_CHECKING:
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
 
@@ -65,9 +62,9 @@ async def get_migration_status(
 ) -> MigrationStatus:
     """Compare the database's revisions with the heads of the migration scripts.
 
-    The scripts are read once per process (see ``script_directory()``), in a
-    worker thread so the event loop keeps serving; later calls only query the
-    version table.
+    The scripts are read once per process (see ``script_directory()``), and
+    again only when a revision file changes, in a worker thread so the event
+    loop keeps serving; later calls only query the version table.
 
     Args:
         target: A manager, a configuration or a connection (left in its
@@ -85,7 +82,7 @@ async def get_migration_status(
     """
     try:
         config = load_alembic_config(alembic_config)
-        script = await _script(config)
+        script = await read_script_directory(config)
         async with open_connection(target) as connection:
             revisions = await connection.run_sync(
                 _read_revisions, version_table, version_table_schema
@@ -94,14 +91,6 @@ async def get_migration_status(
         reason = scrubbed(f"{type(exc).__name__}: {exc}", target)
         return MigrationStatus(state=MigrationState.ERROR, error=reason)
     return compare_revisions(script, revisions)
-
-
-async def _script(config: Config) -> ScriptDirectory:
-    cached = cached_script_directory(config)
-    if cached is not None:
-        return cached
-    # Importing every revision file is slow for a long history: keep it off the loop.
-    return await asyncio.to_thread(script_directory, config)
 
 
 def compare_revisions(script: ScriptDirectory, revisions: tuple[str, ...]) -> MigrationStatus:
