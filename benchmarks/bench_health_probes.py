@@ -64,7 +64,8 @@ def _probes(
     async def one() -> None:
         response = await client.get("/health/ready")
         if response.status_code != 200:
-            refused[response.text] += 1
+            status = response.json().get("status", "?")
+            refused[f"{response.status_code} {status}"] += 1
 
     async def burst() -> float:
         started = time.perf_counter()
@@ -126,7 +127,7 @@ async def _measure(config: DatabaseConfig, rounds: int, probes: int) -> None:
     print_medians(f"{probes} concurrent probes: median time of the burst", medians, unit="ms")
     for name, answers in refused.items():
         for answer, count in answers.items():
-            print(f"  {name}: {count} probes answered {answer}")
+            print(f"  {name}: {count} of {probes * (rounds + 1)} probes answered {answer}")
     for name in apps:
         print_ratio(f"health {probes} probes {name} / {_RAW}", medians[name], medians[_RAW])
         print_ratio(f"health {probes} probes {name} / {_NAIVE}", medians[name], medians[_NAIVE])
@@ -135,7 +136,7 @@ async def _measure(config: DatabaseConfig, rounds: int, probes: int) -> None:
 def main() -> None:
     """Time the bursts, interleaved, and print the medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=15, help="bursts timed each way")
+    parser.add_argument("--rounds", type=int, default=10, help="bursts timed each way")
     parser.add_argument("--probes", type=int, default=1000, help="concurrent probes per burst")
     options = parser.parse_args()
     with database() as config:

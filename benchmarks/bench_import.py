@@ -16,7 +16,8 @@ It also times a pytest start in a project with one trivial test, with the
 plugin loaded and without it, each in a fresh process: the plugin must cost
 next to nothing until one of its fixtures is used. Other installed plugins are
 kept out (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``), so that they neither add to
-both sides nor add their noise.
+both sides nor add their noise, and with no ``AGENTIFUI_TEST_DATABASE_URL``,
+as in a project that does not use the plugin.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _IMPORTS = {
 _IMPORT_GOAL = 1.15
 _TEST = "def test_nothing() -> None:\n    assert True\n"
 _PLUGIN = "agentifui_config.testing.plugin"
+_SERVER_VARIABLE = "AGENTIFUI_TEST_DATABASE_URL"
 # The most the plugin may add to a pytest start, in seconds.
 _PLUGIN_BUDGET = 0.05
 
@@ -61,7 +63,11 @@ def _import_seconds(statement: str) -> float:
 def _pytest_start(project: Path, *options: str) -> float:
     """The wall time of one pytest run of *project*'s single test."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options]
-    environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    # A project that does not use the plugin names no test server either.
+    environment = {
+        **{name: value for name, value in os.environ.items() if name != _SERVER_VARIABLE},
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
 
     def run() -> None:
         subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
@@ -74,7 +80,7 @@ def _pytest_start(project: Path, *options: str) -> float:
 def main() -> None:
     """Time the imports and the pytest starts, interleaved, and print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=30, help="fresh interpreters per statement")
+    parser.add_argument("--rounds", type=int, default=20, help="fresh interpreters per statement")
     rounds = parser.parse_args().rounds
     imports = interleave(
         {name: partial(_import_seconds, statement) for name, statement in _IMPORTS.items()},

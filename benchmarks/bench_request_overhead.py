@@ -233,7 +233,7 @@ def _report(mode: str, medians: Mapping[str, float]) -> None:
 def main() -> None:
     """Measure every app in one run, interleaved, and print the medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=300, help="samples per app and mode")
+    parser.add_argument("--rounds", type=int, default=200, help="samples per app and mode")
     parser.add_argument(
         "--batch", type=int, default=1, help="requests per sample (per client when concurrent)"
     )
