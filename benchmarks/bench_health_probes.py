@@ -30,14 +30,17 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
-from harness import database, interleave_async, print_medians, print_ratio
+from harness import asyncpg_pool, database, interleave_async, print_medians, print_ratio
 
 from agentifui_config import DatabaseConfig, load_settings
 from agentifui_config.fastapi import create_lifespan, health_router, setup
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _KEY = "benchmark-only-secret-key-0123456789abcdef"
 _POOL = 8
@@ -103,15 +106,7 @@ async def _measure(config: DatabaseConfig, rounds: int, probes: int) -> None:
     sized = config.model_copy(update={"pool_size": _POOL, "max_overflow": 0})
     apps = {"setup() app": _app(sized, cached=True), "cache_ttl=0": _app(sized, cached=False)}
     async with contextlib.AsyncExitStack() as stack:
-        pool = await asyncpg.create_pool(
-            host=config.host,
-            port=config.port,
-            user=config.username,
-            password=config.password.get_secret_value() or None,
-            database=config.database,
-            min_size=_POOL,
-            max_size=_POOL,
-        )
+        pool = await asyncpg_pool(config, _POOL)
         stack.push_async_callback(pool.close)
         bursts = {_RAW: _queries(pool, probes)}
         refused: dict[str, Counter[str]] = {}

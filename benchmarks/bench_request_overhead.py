@@ -32,9 +32,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import asyncpg
 import httpx
 from advanced_alchemy.extensions.fastapi import (
     AdvancedAlchemy,
@@ -42,12 +41,15 @@ from advanced_alchemy.extensions.fastapi import (
     SQLAlchemyAsyncConfig,
 )
 from fastapi import Depends, FastAPI, Request
-from harness import database, interleave_async, print_goal, print_medians, print_ratio
+from harness import asyncpg_pool, database, interleave_async, print_goal, print_medians, print_ratio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from agentifui_config import DatabaseConfig, load_settings
 from agentifui_config.fastapi import SessionDep, TransactionDep, create_lifespan, setup
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _QUERY = text("SELECT 1")
 _KEY = "benchmark-only-secret-key-0123456789abcdef"
@@ -65,15 +67,7 @@ def _raw_asyncpg(config: DatabaseConfig, size: int) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(
-            host=config.host,
-            port=config.port,
-            user=config.username,
-            password=config.password.get_secret_value() or None,
-            database=config.database,
-            min_size=size,
-            max_size=size,
-        )
+        app.state.pool = await asyncpg_pool(config, size)
         yield
         await app.state.pool.close()
 

@@ -123,6 +123,18 @@ def _pydantic_settings() -> None:
 _IN_PRODUCTION = Validator("ENVIRONMENT", eq="production")
 
 
+def _url(read: Callable[[str, str], str], port: int) -> URL:
+    """The database URL from the parts *read* gives (a variable's name, its default)."""
+    return URL.create(
+        "postgresql+asyncpg",
+        username=read("DB_USERNAME", "postgres"),
+        password=read("DB_PASSWORD", ""),
+        host=read("DB_HOST", "localhost"),
+        port=port,
+        database=read("DB_DATABASE", "postgres"),
+    )
+
+
 def _dynaconf() -> None:
     settings = Dynaconf(
         envvar_prefix=False,
@@ -139,14 +151,7 @@ def _dynaconf() -> None:
     _csv(settings.get("FEATURE_FLAGS", ""))
     if settings.ENVIRONMENT == "production" and isinstance(origins, list) and "*" in origins:
         raise ValueError("CORS_ORIGINS must not be * in production")
-    URL.create(
-        "postgresql+asyncpg",
-        username=settings.get("DB_USERNAME", "postgres"),
-        password=settings.get("DB_PASSWORD", ""),
-        host=settings.get("DB_HOST", "localhost"),
-        port=settings.DB_PORT,
-        database=settings.get("DB_DATABASE", "postgres"),
-    )
+    _url(settings.get, settings.DB_PORT)
 
 
 def _environs() -> None:
@@ -161,14 +166,7 @@ def _environs() -> None:
         env.str("SECRET_KEY", validate=Length(min=_MIN_KEY))
         if "*" in origins:
             raise ValueError("CORS_ORIGINS must not be * in production")
-    URL.create(
-        "postgresql+asyncpg",
-        username=env.str("DB_USERNAME", "postgres"),
-        password=env.str("DB_PASSWORD", ""),
-        host=env.str("DB_HOST", "localhost"),
-        port=port,
-        database=env.str("DB_DATABASE", "postgres"),
-    )
+    _url(env.str, port)
 
 
 def _library() -> None:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+import asyncpg
+
 from agentifui_config.testing.postgres import postgres_server, temporary_database
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GOAL_PREFIX",
     "RATIO_PREFIX",
+    "asyncpg_pool",
     "database",
     "interleave",
     "interleave_async",
@@ -95,6 +98,19 @@ def print_ratio(name: str, measured: float, baseline: float) -> float:
 def print_goal(name: str, most: float) -> None:
     """Print ``goal <name>: <= <most>``: the ratio *name* meets its goal when at most *most*."""
     print(f"{GOAL_PREFIX}{name}: <= {most:.3f}")
+
+
+async def asyncpg_pool(config: DatabaseConfig, size: int) -> asyncpg.Pool:
+    """A bare asyncpg pool of *size* connections to *config*'s database, all opened now."""
+    return await asyncpg.create_pool(
+        host=config.host,
+        port=config.port,
+        user=config.username,
+        password=config.password.get_secret_value() or None,
+        database=config.database,
+        min_size=size,
+        max_size=size,
+    )
 
 
 @contextlib.contextmanager
