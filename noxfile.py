@@ -30,7 +30,7 @@ nox.options.error_on_missing_interpreters = False
 
 # The interpreters the classifiers in pyproject.toml promise.
 _PYTHONS = ["3.11", "3.12", "3.13"]
-# What the tests, the type checks and the benchmarks import: every extra and the tools.
+# What the tests import: every extra and the tools (the type checks add `bench`).
 _DEVELOP = ".[all,dev]"
 
 _PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -129,8 +129,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package, its tests and the examples with ``mypy --strict``."""
-    session.install("-e", _DEVELOP)
+    """Type-check the package, its tests, the examples and the benchmarks with ``mypy --strict``."""
+    # The benchmarks import the alternatives they measure against: the `bench` extra.
+    session.install("-e", ".[all,dev,bench]")
     session.run(
         "mypy", "--strict", "agentifui_config", "tests", "examples", "benchmarks", *session.posargs
     )
@@ -163,18 +164,21 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """Measure what the library costs against a baseline timed in the same run.
+    """Measure what the library costs against what a user would write instead; print one table.
 
-    Per request: its session against a bare SQLAlchemy session; per settings
-    load: ``load_settings()`` against a bare pydantic-settings class; per test:
-    the plugin's rolled-back session against a database per test; per rolling
-    start: eight replicas upgrading a database at head against one. Each prints
-    its ratio, which does not depend on how fast or busy the machine is.
+    Each script times the library and its baselines in one run, interleaved,
+    and prints ratios, which do not depend on how fast or busy the machine is:
+    the FastAPI request path (raw asyncpg, a hand-written dependency,
+    advanced-alchemy, ``SessionDep``, ``TransactionDep``, ``setup()``), the
+    import, the settings load (pydantic-settings, dynaconf, environs), a probe
+    storm, per-test isolation and a rolling start. ``benchmarks/run_all.py``
+    gathers the ratios into the table ``docs/performance.md`` shows;
+    ``nox -s benchmarks -- --quick`` takes fewer rounds. The database is
+    ``AGENTIFUI_TEST_DATABASE_URL``'s server, or a throwaway embedded one.
     """
-    session.install("-e", _DEVELOP)
-    session.run("python", "benchmarks/bench_request_overhead.py", *session.posargs)
-    session.run("python", "benchmarks/bench_session_isolation.py")
-    session.run("python", "benchmarks/bench_migration_start.py")
+    # The alternatives measured against (advanced-alchemy, dynaconf, environs) are in `bench`.
+    session.install("-e", ".[all,dev,bench]")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 
 @nox.session

@@ -22,6 +22,7 @@ from agentifui_config.failures import (
     is_unavailable_state,
     sqlstate_of,
 )
+from agentifui_config.pings import ping_in_one_round_trip
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import ExceptionContext
@@ -78,6 +79,7 @@ def create_engine_for(
     engine = create_async_engine(config.sqlalchemy_url, **options)
     event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
     event.listen(engine.sync_engine, "handle_error", _as_operational)
+    ping_in_one_round_trip(engine)
     if options["pool_pre_ping"] and config.pool_pre_ping_bypass_ms > 0:
         _bypass_recent_pings(engine, config.pool_pre_ping_bypass_ms / 1000)
     invalidate_on_demotion(engine)

@@ -10,8 +10,7 @@ whether waiting can heal it.
 
 from __future__ import annotations
 
-import socket
-import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
@@ -201,11 +200,22 @@ def _kind(error: BaseException) -> _Kind:
         return _UNREACHABLE if is_unavailable_state(state) else _OTHER
     if isinstance(error, TimeoutError):
         return _TIMEOUT
-    if isinstance(error, ssl.SSLError):
+    if _is_loaded_type(error, "_ssl", "SSLError"):
         return _TLS
-    if isinstance(error, socket.gaierror):
+    if _is_loaded_type(error, "_socket", "gaierror"):
         return _UNRESOLVED
     return _UNREACHABLE if isinstance(error, OSError) else _OTHER
+
+
+def _is_loaded_type(error: BaseException, module: str, name: str) -> bool:
+    """Whether *error* is an instance of *module*'s *name*, looked up only if *module* is loaded.
+
+    No such error can exist before its module is imported, so ``ssl`` and
+    ``socket`` are not imported here: ``import agentifui_config`` (and the
+    pytest plugin) would pay for them when no connection was ever made.
+    """
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(error, getattr(loaded, name))
 
 
 def database_failure(

@@ -1,114 +1,241 @@
-"""What the library adds per request: its session against a bare SQLAlchemy session.
+"""What the library adds to a FastAPI request: ``GET`` doing ``SELECT 1``, six ways, side by side.
 
-Run it as ``python benchmarks/bench_request_overhead.py`` (``--rounds N``). It
-uses the server named by ``AGENTIFUI_TEST_DATABASE_URL``, or starts a throwaway
-embedded one (extra ``embedded``), and times one "request" both ways in the
-same run, on the same pool settings:
+Run it as ``python benchmarks/bench_request_overhead.py`` (``--rounds N``,
+``--batch N``, ``--pool-size N``). It uses the server named by
+``AGENTIFUI_TEST_DATABASE_URL``, or starts a throwaway embedded one (extra
+``embedded``). Every app is driven in-process through httpx's
+``ASGITransport``, with its lifespan entered, and answers the same handler
+body on a pool of the same size:
 
-- **baseline**: ``async with async_sessionmaker(engine)() as session`` and a
-  ``SELECT 1``, on an engine made with ``create_async_engine`` directly;
-- **library**: ``async with manager.session() as session`` and the same query,
-  on a ``ConnectionManager`` (checkout tracking, shielded clean-up, counters).
+- **raw asyncpg**: ``asyncpg.create_pool`` and ``pool.acquire()``; no SQLAlchemy;
+- **hand-written**: ``create_async_engine`` (pre-ping on, as the library's
+  default), ``async_sessionmaker`` and a ``yield`` dependency, as the
+  SQLAlchemy and FastAPI docs show it;
+- **advanced-alchemy**: its FastAPI extension, ``AdvancedAlchemy`` with a
+  ``SQLAlchemyAsyncConfig`` (pre-ping on) and ``provide_session()``;
+- **SessionDep** and **TransactionDep**: ``FastAPI(lifespan=create_lifespan())``;
+- **setup() app**: the same with ``setup(app)``: health router, CORS
+  middleware and error handlers installed;
+- **SessionDep, bypass 1 s**: ``DB_POOL_PRE_PING_BYPASS_MS=1000`` (for scale).
 
-It also times ``load_settings()`` against a bare pydantic-settings class with
-the same kind of fields, since a service may build settings per worker.
-It prints the median of each and the ratios; a ratio near 1.0 means the
-library costs nothing measurable.
+Requests run sequentially, then from 16 clients at once. Each round times one
+sample per app, in a shuffled order (one request, or 16 at once), and the
+medians of the samples are compared: single-request samples keep a pause of the
+machine's from moving a median. Ratios are times: ours over the
+baseline's, so below 1.0 is faster.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the handlers' annotations at
+# run time, and these name dependencies defined inside the functions that build each app.
 import argparse
 import asyncio
-import statistics
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic_settings import BaseSettings
+import httpx
+from advanced_alchemy.extensions.fastapi import (
+    AdvancedAlchemy,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+from fastapi import Depends, FastAPI, Request
+from harness import asyncpg_pool, database, interleave_async, print_goal, print_medians, print_ratio
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from agentifui_config import ConnectionManager, DatabaseConfig, load_settings
-from agentifui_config.testing.postgres import postgres_server, temporary_database
+from agentifui_config import DatabaseConfig, load_settings
+from agentifui_config.fastapi import SessionDep, TransactionDep, create_lifespan, setup
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _QUERY = text("SELECT 1")
+_KEY = "benchmark-only-secret-key-0123456789abcdef"
+_CONCURRENCY = 16
+_HAND = "hand-written"
+_RAW = "raw asyncpg"
+# The apps the goals bind, as times: at most the hand-written one's, at most twice raw asyncpg's.
+_GOALS = ("SessionDep", "TransactionDep")
+_HAND_GOAL = 1.0
+_RAW_GOAL = 2.0
 
 
-class _BareSettings(BaseSettings):
-    """A pydantic-settings class with fields like the library's, and none of its checks."""
+def _raw_asyncpg(config: DatabaseConfig, size: int) -> FastAPI:
+    """An app on a bare asyncpg pool."""
 
-    environment: str = "development"
-    db_host: str = "localhost"
-    db_port: int = 5432
-    db_username: str = "postgres"
-    db_password: str = ""
-    db_database: str = "postgres"
-    cors_origins: str = "http://localhost:3000"
-    secret_key: str | None = None
-    log_level: str = "INFO"
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg_pool(config, size)
+        yield
+        await app.state.pool.close()
 
+    app = FastAPI(lifespan=lifespan)
 
-async def _median_seconds(work: Callable[[], Awaitable[None]], rounds: int) -> float:
-    for _ in range(min(rounds, 50)):  # warm the pool and the code paths
-        await work()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    @app.get("/")
+    async def one(request: Request) -> int:
+        pool: asyncpg.Pool = request.app.state.pool
+        async with pool.acquire() as connection:
+            value: int = await connection.fetchval("SELECT 1")
+        return value
+
+    return app
 
 
-def _median_sync(work: Callable[[], object], rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def _hand_written(config: DatabaseConfig, size: int) -> FastAPI:
+    """An app with the ``async_sessionmaker`` and ``yield`` dependency a user writes."""
+    engine = create_async_engine(
+        config.sqlalchemy_url, pool_size=size, max_overflow=0, pool_pre_ping=True
+    )
+    maker = async_sessionmaker(engine, expire_on_commit=False)
 
-
-async def _requests(config: DatabaseConfig, rounds: int) -> tuple[float, float]:
-    engine = create_async_engine(config.sqlalchemy_url, pool_size=5, pool_pre_ping=True)
-    bare = async_sessionmaker(engine, expire_on_commit=False)
-    manager = ConnectionManager()
-    await manager.initialize(config.model_copy(update={"pool_size": 5}))
-
-    async def baseline() -> None:
-        async with bare() as session:
-            await session.execute(_QUERY)
-
-    async def library() -> None:
-        async with manager.session() as session:
-            await session.execute(_QUERY)
-
-    try:
-        return await _median_seconds(baseline, rounds), await _median_seconds(library, rounds)
-    finally:
-        await manager.dispose(grace=1)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
         await engine.dispose()
 
+    async def get_db() -> AsyncIterator[AsyncSession]:
+        async with maker() as session:
+            yield session
 
-def _report(name: str, baseline: float, measured: float) -> None:
-    print(
-        f"{name:<10} baseline {baseline * 1e6:9.1f} us   library {measured * 1e6:9.1f} us"
-        f"   ratio {measured / baseline:5.2f}"
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/")
+    async def one(session: Annotated[AsyncSession, Depends(get_db)]) -> int:
+        value: int = (await session.execute(_QUERY)).scalar_one()
+        return value
+
+    return app
+
+
+def _advanced_alchemy(config: DatabaseConfig, size: int) -> FastAPI:
+    """An app on advanced-alchemy's FastAPI extension."""
+    app = FastAPI()
+    alchemy = AdvancedAlchemy(
+        config=SQLAlchemyAsyncConfig(
+            connection_string=config.sqlalchemy_url.render_as_string(hide_password=False),
+            engine_config=EngineConfig(pool_size=size, max_overflow=0, pool_pre_ping=True),
+            commit_mode="manual",
+        ),
+        app=app,
     )
+    Session = Annotated[AsyncSession, Depends(alchemy.provide_async_session())]
+
+    @app.get("/")
+    async def one(session: Session) -> int:
+        value: int = (await session.execute(_QUERY)).scalar_one()
+        return value
+
+    return app
+
+
+def _ours(config: DatabaseConfig, *, transaction: bool = False, wired: bool = False) -> FastAPI:
+    """An app on the library: ``create_lifespan()``, and ``setup()`` when *wired*."""
+    settings = load_settings(database=config, secret_key=_KEY)
+    app = FastAPI(lifespan=create_lifespan(settings))
+    if wired:
+        setup(app, settings)
+    if transaction:
+
+        @app.get("/")
+        async def committed(session: TransactionDep) -> int:
+            value: int = (await session.execute(_QUERY)).scalar_one()
+            return value
+
+    else:
+
+        @app.get("/")
+        async def one(session: SessionDep) -> int:
+            value: int = (await session.execute(_QUERY)).scalar_one()
+            return value
+
+    return app
+
+
+def _apps(config: DatabaseConfig, size: int) -> dict[str, FastAPI]:
+    sized = config.model_copy(update={"pool_size": size, "max_overflow": 0})
+    bypass = sized.model_copy(update={"pool_pre_ping_bypass_ms": 1000.0})
+    return {
+        _RAW: _raw_asyncpg(sized, size),
+        _HAND: _hand_written(sized, size),
+        "advanced-alchemy": _advanced_alchemy(sized, size),
+        "SessionDep": _ours(sized),
+        "TransactionDep": _ours(sized, transaction=True),
+        "setup() app": _ours(sized, wired=True),
+        "SessionDep, bypass 1 s": _ours(bypass),
+    }
+
+
+async def _one(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.status_code}: {response.text}")
+
+
+def _sequential(client: httpx.AsyncClient, batch: int) -> Callable[[], Awaitable[float]]:
+    async def run() -> float:
+        started = time.perf_counter()
+        for _ in range(batch):
+            await _one(client)
+        return (time.perf_counter() - started) / batch
+
+    return run
+
+
+def _concurrent(client: httpx.AsyncClient, batch: int) -> Callable[[], Awaitable[float]]:
+    async def worker() -> None:
+        for _ in range(batch):
+            await _one(client)
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(_CONCURRENCY)))
+        return (time.perf_counter() - started) / (batch * _CONCURRENCY)
+
+    return run
+
+
+async def _measure(apps: Mapping[str, FastAPI], rounds: int, batch: int) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, httpx.AsyncClient] = {}
+        for name, app in apps.items():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://bench")
+            clients[name] = await stack.enter_async_context(client)
+        for client in clients.values():  # warm the pools and the code paths
+            await _concurrent(client, 10)()
+        sequential = {name: _sequential(client, batch) for name, client in clients.items()}
+        _report("seq", await interleave_async(sequential, rounds))
+        concurrent = {name: _concurrent(client, batch) for name, client in clients.items()}
+        _report(f"conc{_CONCURRENCY}", await interleave_async(concurrent, rounds))
+
+
+def _report(mode: str, medians: Mapping[str, float]) -> None:
+    print_medians(f"GET / with SELECT 1, {mode}: median time per request", medians)
+    for baseline, goal in ((_HAND, _HAND_GOAL), (_RAW, _RAW_GOAL)):
+        for name in medians:
+            if name in (_HAND, _RAW) or (baseline == _RAW and name not in _GOALS):
+                continue
+            ratio = f"request {mode} {name} / {baseline}"
+            print_ratio(ratio, medians[name], medians[baseline])
+            if name in _GOALS:
+                print_goal(ratio, goal)
 
 
 def main() -> None:
-    """Measure both ways in one run and print the medians and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=500, help="requests timed each way")
-    rounds = parser.parse_args().rounds
-    with postgres_server() as server, temporary_database(server) as config:
-        baseline, library = asyncio.run(_requests(config, rounds))
-    _report("request", baseline, library)
-    settings_rounds = max(rounds // 5, 20)
-    key = "benchmark-only-secret-key-0123456789abcdef"
-    bare = _median_sync(lambda: _BareSettings(secret_key=key), settings_rounds)
-    ours = _median_sync(lambda: load_settings(secret_key=key), settings_rounds)
-    _report("settings", bare, ours)
+    """Measure every app in one run, interleaved, and print the medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=200, help="samples per app and mode")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="requests per sample (per client when concurrent)"
+    )
+    parser.add_argument("--pool-size", type=int, default=8, help="connections per app's pool")
+    options = parser.parse_args()
+    with database() as config:
+        apps = _apps(config, options.pool_size)
+        asyncio.run(_measure(apps, options.rounds, options.batch))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -226,6 +227,23 @@ class TestWhere:
         assert where.startswith("task 'request-42': ")
         assert f"{_THIS_FILE}:" in where
         assert where.endswith("in checkout_site")
+
+    @pytest.mark.asyncio
+    async def test_names_the_line_of_each_call(self) -> None:
+        """Each call is shown at the line it was at when the connection was checked out."""
+
+        async def checkout_site() -> tuple[str, int]:
+            await asyncio.sleep(0)
+            return _where(), sys._getframe().f_lineno
+
+        async def caller() -> tuple[str, int, int]:
+            where, line = await checkout_site()
+            return where, line, sys._getframe().f_lineno - 1
+
+        where, site_line, caller_line = await asyncio.create_task(caller(), name="lines")
+        site, outer = where.removeprefix("task 'lines': ").split(" <- ")[:2]
+        assert site.endswith(f"/{_THIS_FILE}:{site_line} in checkout_site")
+        assert outer.endswith(f"/{_THIS_FILE}:{caller_line} in caller")
 
     @pytest.mark.asyncio
     async def test_innermost_calls_are_shown_when_the_stack_is_deep(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import pickle
 import secrets
+import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -216,3 +218,18 @@ async def _logs_in(config: DatabaseConfig) -> bool:
         return False
     await connection.close()
     return True
+
+
+class TestNetworkFailures:
+    @pytest.mark.parametrize(
+        ("error", "said"),
+        [
+            (ssl.SSLError(1, "wrong version number"), "the TLS handshake with the server failed"),
+            (socket.gaierror(-2, "Name or service not known"), "the host name does not resolve"),
+            (ConnectionRefusedError(111, "Connection refused"), "refused the connection"),
+        ],
+    )
+    def test_each_network_failure_is_told_apart(self, error: OSError, said: str) -> None:
+        """A TLS failure, an unresolvable host and a refused connection each name their cause."""
+        failure = failures.database_failure(error, DatabaseConfig(host="db.internal"))
+        assert said in str(failure)

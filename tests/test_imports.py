@@ -57,6 +57,7 @@ class TestImportCost:
             probe.format(use="agentifui_config.DatabaseConfig, agentifui_config.load_settings; ")
         )
         assert "pydantic_settings" not in bare
+        assert not {"ssl", "socket"} & bare  # a connection's failures load them, not the import
         assert {"agentifui_config.database", "pydantic_settings"} <= settings
         for modules in (bare, settings):
             loaded = sorted(

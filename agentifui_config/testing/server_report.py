@@ -16,7 +16,6 @@ from typing import Final
 
 import pytest
 
-from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError
 
 __all__ = [
@@ -57,6 +56,9 @@ def header_line() -> str:
     """The header line naming the server the run will use, without its password."""
     url = configured_url()
     if url is not None:
+        # Here, not at the top: a run without the variable loads no pydantic for the plugin.
+        from agentifui_config.database import DatabaseConfig  # noqa: PLC0415
+
         try:
             shown = DatabaseConfig.from_url(url).masked_url
         except ConfigurationError:

@@ -27,6 +27,15 @@ def test_used(clean_env):
 """
 
 
+_NO_PYDANTIC: Final = """
+import sys
+
+
+def test_unused():
+    assert "pydantic" not in sys.modules
+"""
+
+
 class TestStartup:
     def test_an_unused_plugin_imports_nothing_heavy(self, pytester: pytest.Pytester) -> None:
         """Until a fixture is used, the plugin loads no SQLAlchemy, pydantic-settings or asyncpg."""
@@ -36,3 +45,13 @@ class TestStartup:
         others = ("-p", "no:pytest_alembic", "-p", "no:schemathesis")
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *others)
         result.assert_outcomes(passed=2)
+
+    def test_without_a_server_named_it_loads_no_pydantic(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no AGENTIFUI_TEST_DATABASE_URL for the header to show, pydantic stays unloaded."""
+        monkeypatch.delenv("AGENTIFUI_TEST_DATABASE_URL", raising=False)
+        pytester.makepyfile(test_probe=_NO_PYDANTIC)
+        others = ("-p", "no:pytest_alembic", "-p", "no:schemathesis")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *others)
+        result.assert_outcomes(passed=1)
