@@ -5,43 +5,79 @@ loop pytest-asyncio gives function-scoped fixtures; the plugin checks at
 collection that the tests using them run on that same loop (see
 :func:`agentifui_config.testing.plugin.loop_scope_problem`). They need
 pytest-asyncio, and the tests using them the ``asyncio`` marker.
+
+The connection manager is shared by every test on that loop: it lives in
+``agentifui_connection_managers``, a fixture whose scope is the loop's
+(``asyncio_default_fixture_loop_scope``), so with a session loop one engine
+serves the whole run, and with the default function loop each test has its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest_asyncio
 
 if TYPE_CHECKING:
     import httpx
+    import pytest
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from agentifui_config.connection import ConnectionManager
     from agentifui_config.database import DatabaseConfig
+    from agentifui_config.testing._managers import SharedManagers
 
-__all__ = ["app_client", "connection_manager", "db_session"]
+__all__ = ["agentifui_connection_managers", "app_client", "connection_manager", "db_session"]
 
-_DISPOSE_GRACE: Final = 1.0  # seconds for connections a test left checked out
+_Scope = Literal["session", "package", "module", "class", "function"]
+_SCOPES: Final[tuple[_Scope, ...]] = ("session", "package", "module", "class", "function")
+
+
+def _loop_scope(fixture_name: str, config: pytest.Config) -> _Scope:
+    """The scope of the event loop pytest-asyncio runs function-scoped async fixtures on.
+
+    ``asyncio_default_fixture_loop_scope``; unset or ``fixture-scope`` mean the
+    fixture's own scope, ``function`` for the fixtures here.
+    """
+    configured = config.getini("asyncio_default_fixture_loop_scope")
+    return next((scope for scope in _SCOPES if scope == configured), "function")
+
+
+@pytest_asyncio.fixture(scope=_loop_scope)
+async def agentifui_connection_managers() -> AsyncIterator[SharedManagers]:
+    """The connection manager every test on one event loop shares, disposed with the loop.
+
+    Its scope is the loop's: the session with ``asyncio_default_fixture_loop_scope
+    = session``, a test with the default function loop.
+    """
+    from agentifui_config.testing._managers import SharedManagers  # noqa: PLC0415 - SQLAlchemy
+
+    managers = SharedManagers()
+    try:
+        yield managers
+    finally:
+        await managers.close()
 
 
 @pytest_asyncio.fixture
-async def connection_manager(database_config: DatabaseConfig) -> AsyncIterator[ConnectionManager]:
-    """A ``ConnectionManager`` initialized on the test database, disposed after the test."""
-    from agentifui_config.connection import ConnectionManager  # noqa: PLC0415 - loads SQLAlchemy
+async def connection_manager(
+    database_config: DatabaseConfig, agentifui_connection_managers: SharedManagers
+) -> AsyncIterator[ConnectionManager]:
+    """A ``ConnectionManager`` initialized on the test database, shared by the tests of one loop.
 
-    manager = ConnectionManager()
-    await manager.initialize(database_config)
-    try:
+    After the test its settings are reset, the connections the test used are
+    recycled, and, if the test disposed it or left a connection checked out,
+    it is disposed and the next test gets a new one.
+    """
+    async with agentifui_connection_managers.lend(database_config) as manager:
         yield manager
-    finally:
-        await manager.dispose(grace=_DISPOSE_GRACE)
 
 
 @pytest_asyncio.fixture
 async def db_session(
-    migrated_database: DatabaseConfig, connection_manager: ConnectionManager
+    migrated_database: DatabaseConfig,
+    connection_manager: ConnectionManager,
 ) -> AsyncIterator[AsyncSession]:
     """A session on the migrated database whose every change is rolled back after the test.
 
