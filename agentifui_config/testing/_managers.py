@@ -21,14 +21,19 @@ connections are looked at after it:
   table): it is recycled, reconnecting at its next checkout;
 - a connection the server dropped (a terminated backend, a restart) is found by
   the pool's pre-ping at its next checkout and replaced.
+
+The pre-ping costs one round trip instead of SQLAlchemy's three, and none for
+the connection the previous test's rolled-back session gave back, when no
+other test ran since and the driver has not seen it closed: no test's code
+ran while it sat in the pool.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event
 
@@ -36,11 +41,13 @@ from agentifui_config.connection import ConnectionManager
 from agentifui_config.testing.sessions import _STATE_UNDONE
 
 if TYPE_CHECKING:
-    from sqlalchemy.pool import ConnectionPoolEntry, Pool
+    import pytest
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.pool import ConnectionPoolEntry
 
     from agentifui_config.database import DatabaseConfig
 
-__all__ = ["SharedManagers"]
+__all__ = ["DISPOSE_GRACE", "SharedManagers"]
 
 DISPOSE_GRACE: Final = 1.0
 """Seconds a disposed manager waits for the connections a test left checked out."""
@@ -52,26 +59,62 @@ _DEFAULTS: Final = tuple(
 )
 
 
-class _Returns:
-    """Records the connections given back to one pool while a test runs.
+class _PoolWatch:
+    """Watches one shared manager's pool: what each test gives back, and the pre-ping.
+
+    SQLAlchemy's asyncpg pre-ping takes three round trips (``BEGIN``, ``;``,
+    ``ROLLBACK``), as many as the rest of a short test's setup and teardown.
+    Here it is one, ``SELECT 1`` in the simple query protocol (no transaction,
+    no prepared statement), and none for a connection given back clean by the
+    test just before (see the module's description).
 
     Args:
-        pool: The manager's pool, watched through its ``checkin`` event.
+        engine: The manager's engine; its pool is watched through the
+            ``checkin`` and ``close`` events, and its dialect (its own, not
+            shared) pings.
+        config: The manager's configuration; a ping bypass it sets is kept.
     """
 
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
+    def __init__(self, engine: AsyncEngine, config: DatabaseConfig) -> None:
+        self.test = -1  # the position in the run of the test the manager is lent to
+        self._pool = engine.sync_engine.pool
         self._returned: list[ConnectionPoolEntry] = []
-        event.listen(pool, "checkin", self._on_checkin)
+        self._clean: dict[int, int] = {}  # id(DBAPI connection) -> test that gave it back
+        event.listen(self._pool, "checkin", self._on_checkin)
+        event.listen(self._pool, "close", self._on_close)
+        dialect = engine.sync_engine.dialect
+        if dialect.driver == "asyncpg" and not config.pool_pre_ping_bypass_ms:
+            dialect.do_ping = self._ping  # type: ignore[method-assign]
 
-    def _on_checkin(self, dbapi_connection: object | None, record: ConnectionPoolEntry) -> None:
-        """Note *record*, unless a rolled-back session undid everything done on it."""
+    def _on_checkin(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        """Note whether a rolled-back session undid everything done on *record*."""
         undone = record.info.pop(_STATE_UNDONE, False)
-        if dbapi_connection is not None and not undone:
+        if dbapi_connection is None:
+            return
+        if undone:
+            self._clean[id(dbapi_connection)] = self.test
+        else:
+            self._clean.pop(id(dbapi_connection), None)
             self._returned.append(record)
 
+    def _on_close(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        """Forget a closed connection, whose id another one may take."""
+        self._clean.pop(id(dbapi_connection), None)
+
+    def _ping(self, dbapi_connection: Any) -> bool:
+        """Whether the connection is alive: taken as such when it cannot have been touched."""
+        given_back = self._clean.pop(id(dbapi_connection), None)
+        untouched = given_back is not None and given_back == self.test - 1
+        if untouched and not dbapi_connection.driver_connection.is_closed():
+            return True
+        try:
+            dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1"))
+        except Exception:  # whatever failed, the pool replaces the connection
+            return False
+        return True
+
     def recycle(self) -> None:
-        """Have every connection the test gave back reconnect at its next checkout."""
+        """Have every connection the test gave back unclean reconnect at its next checkout."""
         for record in self._returned:
             record.invalidate(soft=True)
         self._returned.clear()
@@ -79,6 +122,7 @@ class _Returns:
     def close(self) -> None:
         """Stop watching the pool."""
         event.remove(self._pool, "checkin", self._on_checkin)
+        event.remove(self._pool, "close", self._on_close)
 
 
 class SharedManagers:
@@ -87,20 +131,29 @@ class SharedManagers:
     The manager is built on first use, for the configuration asked for; a test
     asking for another configuration gets a manager of its own, which replaces
     the first. :meth:`close` disposes it when the loop's scope ends.
+
+    Args:
+        items: The run's tests in the order they run (``session.items``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, items: Sequence[pytest.Item] = ()) -> None:
+        self._items = items
+        self._positions: dict[str, int] | None = None
         self._manager: ConnectionManager | None = None
-        self._returns: _Returns | None = None
+        self._watch: _PoolWatch | None = None
 
     @contextlib.asynccontextmanager
-    async def lend(self, config: DatabaseConfig) -> AsyncIterator[ConnectionManager]:
-        """Yield the manager on *config* for one test, and clear up after the test.
+    async def lend(
+        self, config: DatabaseConfig, test: pytest.Item | None = None
+    ) -> AsyncIterator[ConnectionManager]:
+        """Yield the manager on *config* for *test*, and clear up after it.
 
         Raises:
             DatabaseUnavailableError: A new manager's database did not answer.
         """
         manager = await self._manager_for(config)
+        if self._watch is not None:
+            self._watch.test = self._position(test)
         try:
             yield manager
         finally:
@@ -109,11 +162,17 @@ class SharedManagers:
     async def close(self) -> None:
         """Dispose the manager; the next :meth:`lend` builds a new one."""
         manager, self._manager = self._manager, None
-        if self._returns is not None:
-            self._returns.close()
-            self._returns = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if manager is not None:
             await manager.dispose(grace=DISPOSE_GRACE)
+
+    def _position(self, test: pytest.Item | None) -> int:
+        """Where *test* runs in the run; ``-2``, never next to another, when it is unknown."""
+        if self._positions is None:
+            self._positions = {item.nodeid: index for index, item in enumerate(self._items)}
+        return self._positions.get(test.nodeid, -2) if test is not None else -2
 
     async def _manager_for(self, config: DatabaseConfig) -> ConnectionManager:
         """The manager on *config*: the shared one, or a new one in its place."""
@@ -124,7 +183,7 @@ class SharedManagers:
         manager = ConnectionManager()
         await manager.initialize(config)
         self._manager = manager
-        self._returns = _Returns(manager.engine.sync_engine.pool)
+        self._watch = _PoolWatch(manager.engine, config)
         return manager
 
     async def _after_test(self, manager: ConnectionManager) -> None:
@@ -135,5 +194,5 @@ class SharedManagers:
             return
         if not manager.is_initialized or manager.connection_count:
             await self.close()
-        elif self._returns is not None:
-            self._returns.recycle()
+        elif self._watch is not None:
+            self._watch.recycle()

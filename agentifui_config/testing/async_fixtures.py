@@ -45,7 +45,9 @@ def _loop_scope(fixture_name: str, config: pytest.Config) -> _Scope:
 
 
 @pytest_asyncio.fixture(scope=_loop_scope)
-async def agentifui_connection_managers() -> AsyncIterator[SharedManagers]:
+async def agentifui_connection_managers(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[SharedManagers]:
     """The connection manager every test on one event loop shares, disposed with the loop.
 
     Its scope is the loop's: the session with ``asyncio_default_fixture_loop_scope
@@ -53,7 +55,7 @@ async def agentifui_connection_managers() -> AsyncIterator[SharedManagers]:
     """
     from agentifui_config.testing._managers import SharedManagers  # noqa: PLC0415 - SQLAlchemy
 
-    managers = SharedManagers()
+    managers = SharedManagers(request.session.items)
     try:
         yield managers
     finally:
@@ -62,7 +64,9 @@ async def agentifui_connection_managers() -> AsyncIterator[SharedManagers]:
 
 @pytest_asyncio.fixture
 async def connection_manager(
-    database_config: DatabaseConfig, agentifui_connection_managers: SharedManagers
+    request: pytest.FixtureRequest,
+    database_config: DatabaseConfig,
+    agentifui_connection_managers: SharedManagers,
 ) -> AsyncIterator[ConnectionManager]:
     """A ``ConnectionManager`` initialized on the test database, shared by the tests of one loop.
 
@@ -70,7 +74,7 @@ async def connection_manager(
     recycled, and, if the test disposed it or left a connection checked out,
     it is disposed and the next test gets a new one.
     """
-    async with agentifui_connection_managers.lend(database_config) as manager:
+    async with agentifui_connection_managers.lend(database_config, request.node) as manager:
         yield manager
 
 
