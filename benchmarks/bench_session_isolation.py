@@ -23,9 +23,11 @@ All three use the server the plugin provides: the one named by
 ``embedded``). A test's time is what pytest reports for its setup, call and
 teardown, so pytest's own work per test counts as it does in a real suite.
 Each kind's first test and the run's last are left out: they carry the session
-fixtures' setup and teardown. It prints the median per test of each kind, then the ratios
-plugin / hand-written (goal 1.1 or less) and plugin / template (goal 0.05 or
-less) as ``ratio <name>: <x>`` lines.
+fixtures' setup and teardown. It prints the median per test of each kind, then
+the ratios plugin / hand-written (goal 1.1 or less) and plugin / template (goal
+0.05 or less) as ``ratio <name>: <x>`` lines: each the median, over the turns,
+of the ratio of the two kinds' medians in that turn, which a machine getting
+busier or quieter during the run moves less than it moves the times.
 """
 
 from __future__ import annotations
@@ -177,19 +179,33 @@ class _Timings:
         """Add the phase's duration to its test's time."""
         self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
 
-    def medians(self) -> dict[str, float]:
-        """The median time of each kind of test, in seconds.
+    def blocks(self) -> dict[str, list[list[float]]]:
+        """Each kind's test times, in seconds, block by block in run order.
 
         Left out: each kind's first test, which sets up its session fixtures,
         and the run's last, which tears them all down.
         """
-        timed = list(self.seconds.items())[:-1]
-        per_kind: dict[str, list[float]] = {kind: [] for kind in _KINDS}
-        for nodeid, seconds in timed:
-            kind, _, index = nodeid.rpartition("::test_")[2].rpartition("_")
-            if int(index) > 0:
-                per_kind[kind].append(seconds)
-        return {kind: statistics.median(times) for kind, times in per_kind.items()}
+        per_kind: dict[str, list[list[float]]] = {kind: [] for kind in _KINDS}
+        for nodeid, seconds in list(self.seconds.items())[:-1]:
+            kind, _, number = nodeid.rpartition("::test_")[2].rpartition("_")
+            index = int(number)
+            if index == 0:
+                continue
+            block = (index - 1) // _BLOCK
+            while len(per_kind[kind]) <= block:
+                per_kind[kind].append([])
+            per_kind[kind][block].append(seconds)
+        return per_kind
+
+
+def _ratio(blocks: dict[str, list[list[float]]], kind: str, baseline: str) -> float:
+    """The median, over the blocks, of *kind*'s median over *baseline*'s in the same turn.
+
+    Blocks of one turn ran within moments of each other, so a machine that
+    gets busier or quieter during the run moves both sides of each ratio.
+    """
+    pairs = [(a, b) for a, b in zip(blocks[kind], blocks[baseline]) if a and b]  # noqa: B905
+    return statistics.median(statistics.median(a) / statistics.median(b) for a, b in pairs)
 
 
 def _test_module(per_kind: int) -> str:
@@ -215,7 +231,7 @@ def _write_project(directory: Path, per_kind: int) -> None:
 def main() -> None:
     """Run the three kinds of test, then print their medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tests", type=int, default=30, help="tests timed each way (default 30)")
+    parser.add_argument("--tests", type=int, default=60, help="tests timed each way (default 60)")
     per_kind = max(parser.parse_args().tests, 1) + 1  # and the first, which is left out
     timings = _Timings()
     with tempfile.TemporaryDirectory(prefix="bench_isolation_") as temporary:
@@ -226,12 +242,14 @@ def main() -> None:
         exit_code = pytest.main([*project, *quiet], plugins=[timings])
     if exit_code != pytest.ExitCode.OK:
         raise SystemExit(f"the benchmark's tests did not pass (pytest exit code {exit_code})")
-    medians = timings.medians()
+    blocks = timings.blocks()
     print(f"per test, median of {per_kind - 1} tests of each kind, in turns of {_BLOCK}:")
     for kind, label in _KINDS.items():
-        print(f"  {label + ':':60} {medians[kind] * 1000:8.2f} ms")
-    print(f"ratio plugin_vs_hand_written: {medians['plugin'] / medians['hand_written']:.3f}")
-    print(f"ratio plugin_vs_database_per_test: {medians['plugin'] / medians['template']:.3f}")
+        times = [seconds for block in blocks[kind] for seconds in block]
+        print(f"  {label + ':':60} {statistics.median(times) * 1000:8.2f} ms")
+    print("ratios: the median over the turns of the two kinds' medians in each turn")
+    print(f"ratio plugin_vs_hand_written: {_ratio(blocks, 'plugin', 'hand_written'):.3f}")
+    print(f"ratio plugin_vs_database_per_test: {_ratio(blocks, 'plugin', 'template'):.3f}")
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ ran while it sat in the pool.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sqlalchemy import event
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["DISPOSE_GRACE", "SharedManagers"]
+
+_T = TypeVar("_T")
 
 DISPOSE_GRACE: Final = 1.0
 """Seconds a disposed manager waits for the connections a test left checked out."""
@@ -132,32 +135,42 @@ class SharedManagers:
     asking for another configuration gets a manager of its own, which replaces
     the first. :meth:`close` disposes it when the loop's scope ends.
 
+    Lending is synchronous, so ``connection_manager`` is a plain fixture and a
+    test pays for no event-loop round of its own: the loop runs only to build a
+    manager or to dispose one a test left in disorder, between two tests.
+
     Args:
+        loop: The event loop of the scope, which the manager's connections belong to.
         items: The run's tests in the order they run (``session.items``).
     """
 
-    def __init__(self, items: Sequence[pytest.Item] = ()) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, items: Sequence[pytest.Item] = ()) -> None:
+        self._loop = loop
         self._items = items
         self._positions: dict[str, int] | None = None
         self._manager: ConnectionManager | None = None
         self._watch: _PoolWatch | None = None
 
-    @contextlib.asynccontextmanager
-    async def lend(
+    @contextlib.contextmanager
+    def lend(
         self, config: DatabaseConfig, test: pytest.Item | None = None
-    ) -> AsyncIterator[ConnectionManager]:
+    ) -> Iterator[ConnectionManager]:
         """Yield the manager on *config* for *test*, and clear up after it.
 
         Raises:
             DatabaseUnavailableError: A new manager's database did not answer.
+            RuntimeError: A manager must be built while the loop runs: the
+                fixture was asked for from inside async code.
         """
-        manager = await self._manager_for(config)
+        manager = self._manager
+        if manager is None or not manager.is_initialized or manager.config != config:
+            manager = self._run(self._replace(config))
         if self._watch is not None:
             self._watch.test = self._position(test)
         try:
             yield manager
         finally:
-            await self._after_test(manager)
+            self._after_test(manager)
 
     async def close(self) -> None:
         """Dispose the manager; the next :meth:`lend` builds a new one."""
@@ -168,17 +181,25 @@ class SharedManagers:
         if manager is not None:
             await manager.dispose(grace=DISPOSE_GRACE)
 
+    def _run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run *work* on the scope's loop, which is idle between fixtures."""
+        if self._loop.is_running():
+            work.close()
+            raise RuntimeError(
+                "connection_manager needs its event loop to build a manager, but the loop "
+                "is running: ask for the fixture as an argument of the test or fixture, "
+                "not with request.getfixturevalue() from async code"
+            )
+        return self._loop.run_until_complete(work)
+
     def _position(self, test: pytest.Item | None) -> int:
         """Where *test* runs in the run; ``-2``, never next to another, when it is unknown."""
         if self._positions is None:
             self._positions = {item.nodeid: index for index, item in enumerate(self._items)}
         return self._positions.get(test.nodeid, -2) if test is not None else -2
 
-    async def _manager_for(self, config: DatabaseConfig) -> ConnectionManager:
-        """The manager on *config*: the shared one, or a new one in its place."""
-        manager = self._manager
-        if manager is not None and manager.is_initialized and manager.config == config:
-            return manager
+    async def _replace(self, config: DatabaseConfig) -> ConnectionManager:
+        """Dispose the shared manager, if any, and build one on *config* in its place."""
         await self.close()
         manager = ConnectionManager()
         await manager.initialize(config)
@@ -186,13 +207,13 @@ class SharedManagers:
         self._watch = _PoolWatch(manager.engine, config)
         return manager
 
-    async def _after_test(self, manager: ConnectionManager) -> None:
+    def _after_test(self, manager: ConnectionManager) -> None:
         """Leave *manager* as the next test should find it, or drop it when it cannot be."""
         for name, value in _DEFAULTS:
             setattr(manager, name, value)
         if manager is not self._manager:
             return
         if not manager.is_initialized or manager.connection_count:
-            await self.close()
+            self._run(self.close())
         elif self._watch is not None:
             self._watch.recycle()

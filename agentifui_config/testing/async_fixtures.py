@@ -1,27 +1,29 @@
-"""The plugin's asynchronous fixtures: a connection manager, a rolled-back session, an app client.
+"""The fixtures bound to an event loop: a connection manager, a rolled-back session, a client.
 
-They are function-scoped and declare no ``loop_scope``, so they run on the
-loop pytest-asyncio gives function-scoped fixtures; the plugin checks at
-collection that the tests using them run on that same loop (see
-:func:`agentifui_config.testing.plugin.loop_scope_problem`). They need
+They are function-scoped, and the asynchronous ones declare no ``loop_scope``,
+so they run on the loop pytest-asyncio gives function-scoped fixtures; the
+plugin checks at collection that the tests using them run on that same loop
+(see :func:`agentifui_config.testing.plugin.loop_scope_problem`). They need
 pytest-asyncio, and the tests using them the ``asyncio`` marker.
 
 The connection manager is shared by every test on that loop: it lives in
 ``agentifui_connection_managers``, a fixture whose scope is the loop's
 (``asyncio_default_fixture_loop_scope``), so with a session loop one engine
 serves the whole run, and with the default function loop each test has its own.
+``connection_manager`` itself is a plain fixture that lends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+import pytest
 import pytest_asyncio
 
 if TYPE_CHECKING:
     import httpx
-    import pytest
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from agentifui_config.connection import ConnectionManager
@@ -55,26 +57,27 @@ async def agentifui_connection_managers(
     """
     from agentifui_config.testing._managers import SharedManagers  # noqa: PLC0415 - SQLAlchemy
 
-    managers = SharedManagers(request.session.items)
+    managers = SharedManagers(asyncio.get_running_loop(), request.session.items)
     try:
         yield managers
     finally:
         await managers.close()
 
 
-@pytest_asyncio.fixture
-async def connection_manager(
+@pytest.fixture
+def connection_manager(
     request: pytest.FixtureRequest,
     database_config: DatabaseConfig,
     agentifui_connection_managers: SharedManagers,
-) -> AsyncIterator[ConnectionManager]:
+) -> Iterator[ConnectionManager]:
     """A ``ConnectionManager`` initialized on the test database, shared by the tests of one loop.
 
     After the test its settings are reset, the connections the test used are
     recycled, and, if the test disposed it or left a connection checked out,
-    it is disposed and the next test gets a new one.
+    it is disposed and the next test gets a new one. A plain fixture: lending
+    the shared manager takes no turn of the event loop.
     """
-    async with agentifui_connection_managers.lend(database_config, request.node) as manager:
+    with agentifui_connection_managers.lend(database_config, request.node) as manager:
         yield manager
 
 

@@ -255,3 +255,34 @@ class TestIsolation:
         session_loop.files(test_broken=_BROKEN)
         result = session_loop.run()
         result.assert_outcomes(passed=5)
+
+
+_FROM_ASYNC_CODE = """
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_disposes_the_manager(connection_manager):
+    await connection_manager.dispose()
+
+
+@pytest.mark.asyncio
+async def test_asks_from_async_code(request):
+    request.getfixturevalue("connection_manager")
+"""
+
+
+class TestLending:
+    def test_a_manager_cannot_be_built_from_running_async_code(self, inner: InnerSuite) -> None:
+        """Asked for from inside an async test when a manager must be built, it says how to ask."""
+        inner.ini(
+            "agentifui_metadata = notes_models:Base.metadata",
+            fixture_loop="session",
+            test_loop="session",
+        )
+        inner.files(test_from_async=_FROM_ASYNC_CODE)
+        result = inner.run()
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            ["*RuntimeError: connection_manager needs its event loop to build a manager*"]
+        )
