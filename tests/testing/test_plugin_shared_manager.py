@@ -21,6 +21,17 @@ def inner(
     return suite
 
 
+@pytest.fixture
+def session_loop(inner: InnerSuite) -> InnerSuite:
+    """The inner project with its tests and fixtures on one session loop."""
+    inner.ini(
+        "agentifui_metadata = notes_models:Base.metadata",
+        fixture_loop="session",
+        test_loop="session",
+    )
+    return inner
+
+
 # One pooled connection, so a second test can only get the connection the first one used.
 _ONE_CONNECTION = """
 import pytest
@@ -84,15 +95,12 @@ async def test_second(connection_manager, db_session):
 
 
 class TestSharing:
-    def test_a_session_loop_shares_one_manager_and_one_connection(self, inner: InnerSuite) -> None:
+    def test_a_session_loop_shares_one_manager_and_one_connection(
+        self, session_loop: InnerSuite
+    ) -> None:
         """On a session loop two tests get one manager and connection, and not each other's rows."""
-        inner.ini(
-            "agentifui_metadata = notes_models:Base.metadata",
-            fixture_loop="session",
-            test_loop="session",
-        )
-        inner.files(conftest=_ONE_CONNECTION, test_shared=_SHARED)
-        inner.run().assert_outcomes(passed=2)
+        session_loop.files(conftest=_ONE_CONNECTION, test_shared=_SHARED)
+        session_loop.run().assert_outcomes(passed=2)
 
     def test_a_module_loop_shares_within_the_module(self, inner: InnerSuite) -> None:
         """On module loops the tests of a module share a manager; the next module has its own."""
@@ -232,29 +240,17 @@ async def test_after_the_idle_one_was_killed(db_session):
 
 
 class TestIsolation:
-    @pytest.fixture
-    def session_loop(self, inner: InnerSuite) -> InnerSuite:
-        """The inner project on session loops, with one pooled connection."""
-        inner.ini(
-            "agentifui_metadata = notes_models:Base.metadata",
-            fixture_loop="session",
-            test_loop="session",
-        )
-        inner.files(conftest=_ONE_CONNECTION)
-        return inner
-
     def test_what_a_test_leaves_does_not_reach_the_next(self, session_loop: InnerSuite) -> None:
         """A leaked checkout, session state, changed settings, a disposed manager: all cleared."""
-        session_loop.files(test_left=_LEFT_BEHIND)
+        session_loop.files(conftest=_ONE_CONNECTION, test_left=_LEFT_BEHIND)
         session_loop.run().assert_outcomes(passed=10)
 
     def test_a_broken_connection_does_not_fail_the_next_test(
         self, session_loop: InnerSuite
     ) -> None:
         """A connection the server dropped, in use or idle, leaves the next test working."""
-        session_loop.files(test_broken=_BROKEN)
-        result = session_loop.run()
-        result.assert_outcomes(passed=5)
+        session_loop.files(conftest=_ONE_CONNECTION, test_broken=_BROKEN)
+        session_loop.run().assert_outcomes(passed=5)
 
 
 _FROM_ASYNC_CODE = """
@@ -273,15 +269,12 @@ async def test_asks_from_async_code(request):
 
 
 class TestLending:
-    def test_a_manager_cannot_be_built_from_running_async_code(self, inner: InnerSuite) -> None:
+    def test_a_manager_cannot_be_built_from_running_async_code(
+        self, session_loop: InnerSuite
+    ) -> None:
         """Asked for from inside an async test when a manager must be built, it says how to ask."""
-        inner.ini(
-            "agentifui_metadata = notes_models:Base.metadata",
-            fixture_loop="session",
-            test_loop="session",
-        )
-        inner.files(test_from_async=_FROM_ASYNC_CODE)
-        result = inner.run()
+        session_loop.files(test_from_async=_FROM_ASYNC_CODE)
+        result = session_loop.run()
         result.assert_outcomes(passed=1, failed=1)
         result.stdout.fnmatch_lines(
             ["*RuntimeError: connection_manager needs its event loop to build a manager*"]
