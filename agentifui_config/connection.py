@@ -104,6 +104,9 @@ class ConnectionManager(ReadSessions, ManagerReports):
         self.migration_probe = migration_probe
         self._session_options = {"expire_on_commit": False, **(session_options or {})}
         self._entry_config = config
+        # What repr() shows, worked out once: asyncio formats a finished task's
+        # result (the manager, for a fixture) each time a Runner restores SIGINT.
+        self._shown = "not initialized"
         self._config: DatabaseConfig | None = None
         self._engine: AsyncEngine | None = None
         self._factory: async_sessionmaker[AsyncSession] | None = None
@@ -124,8 +127,7 @@ class ConnectionManager(ReadSessions, ManagerReports):
         self._counters["connect_attempts"] += 1
 
     def __repr__(self) -> str:
-        target = self._config.masked_url if self._config else "not initialized"
-        return f"ConnectionManager({target!r}, checked_out={self.connection_count})"
+        return f"ConnectionManager({self._shown!r}, checked_out={self.connection_count})"
 
     async def __aenter__(self) -> Self:
         """Initialize on the configuration given to the constructor, unless already initialized.
@@ -184,6 +186,7 @@ class ConnectionManager(ReadSessions, ManagerReports):
                 await engine.dispose()
                 raise
             self._config, self._engine = config, engine
+            self._shown = config.masked_url
             self._factory = self._open_reads(config, engine, self._session_options)
 
     @property

@@ -11,13 +11,19 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["app_client", "connection_manager", "db_session"]
+__all__ = ["agentifui_connection_managers", "app_client", "connection_manager", "db_session"]
 
 
 def _missing(name: str) -> NoReturn:
     pytest.fail(
         f"the {name} fixture needs pytest-asyncio: pip install pytest-asyncio", pytrace=False
     )
+
+
+@pytest.fixture
+def agentifui_connection_managers() -> NoReturn:
+    """Fails: needs pytest-asyncio."""
+    _missing("agentifui_connection_managers")
 
 
 @pytest.fixture

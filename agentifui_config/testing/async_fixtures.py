@@ -1,17 +1,25 @@
-"""The plugin's asynchronous fixtures: a connection manager, a rolled-back session, an app client.
+"""The fixtures bound to an event loop: a connection manager, a rolled-back session, a client.
 
-They are function-scoped and declare no ``loop_scope``, so they run on the
-loop pytest-asyncio gives function-scoped fixtures; the plugin checks at
-collection that the tests using them run on that same loop (see
-:func:`agentifui_config.testing.plugin.loop_scope_problem`). They need
+They are function-scoped, and the asynchronous ones declare no ``loop_scope``,
+so they run on the loop pytest-asyncio gives function-scoped fixtures; the
+plugin checks at collection that the tests using them run on that same loop
+(see :func:`agentifui_config.testing.plugin.loop_scope_problem`). They need
 pytest-asyncio, and the tests using them the ``asyncio`` marker.
+
+The connection manager is shared by every test on that loop: it lives in
+``agentifui_connection_managers``, a fixture whose scope is the loop's
+(``asyncio_default_fixture_loop_scope``), so with a session loop one engine
+serves the whole run, and with the default function loop each test has its own.
+``connection_manager`` itself is a plain fixture that lends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+import pytest
 import pytest_asyncio
 
 if TYPE_CHECKING:
@@ -20,28 +28,63 @@ if TYPE_CHECKING:
 
     from agentifui_config.connection import ConnectionManager
     from agentifui_config.database import DatabaseConfig
+    from agentifui_config.testing._managers import SharedManagers
 
-__all__ = ["app_client", "connection_manager", "db_session"]
+__all__ = ["agentifui_connection_managers", "app_client", "connection_manager", "db_session"]
 
-_DISPOSE_GRACE: Final = 1.0  # seconds for connections a test left checked out
+_Scope = Literal["session", "package", "module", "class", "function"]
+_SCOPES: Final[tuple[_Scope, ...]] = ("session", "package", "module", "class", "function")
 
 
-@pytest_asyncio.fixture
-async def connection_manager(database_config: DatabaseConfig) -> AsyncIterator[ConnectionManager]:
-    """A ``ConnectionManager`` initialized on the test database, disposed after the test."""
-    from agentifui_config.connection import ConnectionManager  # noqa: PLC0415 - loads SQLAlchemy
+def _loop_scope(fixture_name: str, config: pytest.Config) -> _Scope:
+    """The scope of the event loop pytest-asyncio runs function-scoped async fixtures on.
 
-    manager = ConnectionManager()
-    await manager.initialize(database_config)
+    ``asyncio_default_fixture_loop_scope``; unset or ``fixture-scope`` mean the
+    fixture's own scope, ``function`` for the fixtures here.
+    """
+    configured = config.getini("asyncio_default_fixture_loop_scope")
+    return next((scope for scope in _SCOPES if scope == configured), "function")
+
+
+@pytest_asyncio.fixture(scope=_loop_scope)
+async def agentifui_connection_managers(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[SharedManagers]:
+    """The connection manager every test on one event loop shares, disposed with the loop.
+
+    Its scope is the loop's: the session with ``asyncio_default_fixture_loop_scope
+    = session``, a test with the default function loop.
+    """
+    from agentifui_config.testing._managers import SharedManagers  # noqa: PLC0415 - SQLAlchemy
+
+    managers = SharedManagers(asyncio.get_running_loop(), request.session.items)
     try:
-        yield manager
+        yield managers
     finally:
-        await manager.dispose(grace=_DISPOSE_GRACE)
+        await managers.close()
+
+
+@pytest.fixture
+def connection_manager(
+    request: pytest.FixtureRequest,
+    database_config: DatabaseConfig,
+    agentifui_connection_managers: SharedManagers,
+) -> Iterator[ConnectionManager]:
+    """A ``ConnectionManager`` initialized on the test database, shared by the tests of one loop.
+
+    After the test its settings are reset, the connections the test used are
+    recycled, and, if the test disposed it or left a connection checked out,
+    it is disposed and the next test gets a new one. A plain fixture: lending
+    the shared manager takes no turn of the event loop.
+    """
+    with agentifui_connection_managers.lend(database_config, request.node) as manager:
+        yield manager
 
 
 @pytest_asyncio.fixture
 async def db_session(
-    migrated_database: DatabaseConfig, connection_manager: ConnectionManager
+    migrated_database: DatabaseConfig,
+    connection_manager: ConnectionManager,
 ) -> AsyncIterator[AsyncSession]:
     """A session on the migrated database whose every change is rolled back after the test.
 

@@ -88,10 +88,10 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
 
 def _describe(server: PostgresServer) -> str:
     """The server as the run's summary names it: its kind, version and URL, password masked."""
+    from agentifui_config.testing._databases import server_version  # noqa: PLC0415
     from agentifui_config.testing._loop import run_coroutine  # noqa: PLC0415
-    from agentifui_config.testing.postgres import _server_version  # noqa: PLC0415
 
-    version = run_coroutine(lambda: _server_version(server.admin))
+    version = run_coroutine(lambda: server_version(server.admin))
     kind = "embedded PostgreSQL" if server.embedded else "PostgreSQL"
     return f"{kind} {version} at {server.admin.masked_url}"
 

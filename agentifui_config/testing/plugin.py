@@ -14,7 +14,8 @@ fixtures are there without a ``conftest.py`` line:
   and models, from the ini keys of the same names or the app's overrides;
 - ``clean_env``: the developer's configuration variables hidden during the test;
 - ``make_settings``: ``EnvironmentSettings`` from keyword overrides alone;
-- ``connection_manager``: a ``ConnectionManager`` on the test database;
+- ``connection_manager``: a ``ConnectionManager`` on the test database, shared by
+  the tests of one event loop (``agentifui_connection_managers`` holds it);
 - ``db_session``: an ``AsyncSession`` whose every change, commits too, is undone;
 - ``agentifui_app``: the FastAPI app under test, which the app overrides;
 - ``app_client``: an ``httpx.AsyncClient`` on that app, its sessions ``db_session``.
@@ -44,6 +45,7 @@ from agentifui_config.testing.server_report import header_line, summary_lines
 
 try:
     from agentifui_config.testing.async_fixtures import (
+        agentifui_connection_managers,
         app_client,
         connection_manager,
         db_session,
@@ -52,6 +54,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without pytest-
     if _exc.name != "pytest_asyncio":
         raise
     from agentifui_config.testing._no_asyncio import (
+        agentifui_connection_managers,
         app_client,
         connection_manager,
         db_session,
@@ -61,6 +64,7 @@ __all__ = [
     "ASYNC_FIXTURES",
     "agentifui_alembic_config",
     "agentifui_app",
+    "agentifui_connection_managers",
     "agentifui_metadata",
     "app_client",
     "clean_env",

@@ -21,7 +21,6 @@ not the calling thread has an event loop running.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Self
@@ -29,12 +28,18 @@ from typing import TYPE_CHECKING, Final, Self
 import asyncpg
 from pydantic import SecretStr  # noqa: TC002 - pydantic reads annotations at run time
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from agentifui_config.database import DatabaseConfig
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.failures import DatabaseUnavailableError
 from agentifui_config.secrecy import scrub_config
+from agentifui_config.testing._databases import (
+    DATABASE_PREFIX,
+    create_database,
+    drop_database,
+    server_version,
+    temporary_database,
+)
 from agentifui_config.testing._embedded import (
     EmbeddedPostgres,
     EmbeddedStartError,
@@ -62,9 +67,6 @@ __all__ = [
 URL_VARIABLE: Final = "AGENTIFUI_TEST_DATABASE_URL"
 """The environment variable naming the PostgreSQL server tests run against."""
 
-DATABASE_PREFIX: Final = "agentifui_test_"
-"""The prefix of every database created here; only databases named so are ever dropped."""
-
 # What starts a throwaway server, and where each way works.
 _THROWAWAY: Final = (
     "pip install 'agentifui-config[embedded]' (pgserver, on Python 3.11 and 3.12), "
@@ -80,12 +82,6 @@ _URL_REMEDY: Final = (
     f"server, {_THROWAWAY}"
 )
 _MIN_SERVER_VERSION: Final = 13  # DROP DATABASE ... WITH (FORCE)
-_MAX_IDENTIFIER_BYTES: Final = 63  # PostgreSQL silently truncates longer names
-_COMMAND_TIMEOUT: Final = 60.0  # seconds for CREATE/DROP DATABASE
-
-# SQLAlchemy quotes identifiers for PostgreSQL (doubling embedded quotes); its
-# dialect constructor carries no annotations.
-_PREPARER: Final = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]
 
 
 class PostgresUnavailableError(DatabaseUnavailableError):
@@ -242,65 +238,6 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
-def create_database(
-    server: PostgresServer, name: str | None = None, *, template: str | None = None
-) -> DatabaseConfig:
-    """Create an empty database on *server* and return its configuration.
-
-    The database is copied from ``template0``, so it holds no tables even when
-    the server's ``template1`` does, unless *template* names another one.
-
-    Args:
-        server: The server to create it on.
-        name: Its name, which must start with ``agentifui_test_``; by default
-            ``agentifui_test_`` and 12 random hex digits.
-        template: The database to copy, schema and rows, instead of ``template0``;
-            nobody may be connected to it meanwhile.
-
-    Returns:
-        The admin configuration with the database replaced by the new one.
-
-    Raises:
-        ConfigurationError: *name* does not start with the prefix or is too long.
-        asyncpg.PostgresError: The server refused, for example because the name is
-            taken or the template is in use.
-    """
-    name = _database_name(name)
-    source = _quote(template) if template is not None else "template0"
-    statement = f"CREATE DATABASE {_quote(name)} TEMPLATE {source}"
-    run_coroutine(lambda: _execute(server.admin, statement))
-    return server.admin.model_copy(update={"database": name})
-
-
-def drop_database(server: PostgresServer, name: str) -> None:
-    """Drop a database created by :func:`create_database`, disconnecting its clients.
-
-    Dropping a database that no longer exists is not an error.
-
-    Raises:
-        ConfigurationError: *name* does not start with ``agentifui_test_``: only
-            databases created here are ever dropped.
-    """
-    _check_name(name)
-    statement = f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"
-    run_coroutine(lambda: _execute(server.admin, statement))
-
-
-@contextlib.contextmanager
-def temporary_database(server: PostgresServer, name: str | None = None) -> Iterator[DatabaseConfig]:
-    """Create a database as :func:`create_database` and drop it on exit.
-
-    It is not dropped when the embedded server is stopped at exit: the whole
-    server directory goes away with :meth:`PostgresServer.close`.
-    """
-    config = create_database(server, name)
-    try:
-        yield config
-    finally:
-        if server.is_running:
-            drop_database(server, config.database)
-
-
 def _config_from_url(url: str) -> DatabaseConfig:
     """The configuration a test URL names; a bad URL is one more way of having no server."""
     try:
@@ -319,7 +256,7 @@ def _check_server(server: PostgresServer) -> None:
     else:
         where, remedy = f"names {admin.masked_url}, which", _URL_REMEDY
     try:
-        version = run_coroutine(lambda: _server_version(admin))
+        version = run_coroutine(lambda: server_version(admin))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = scrub_config(str(exc) or type(exc).__name__, admin)
         raise PostgresUnavailableError(
@@ -331,62 +268,6 @@ def _check_server(server: PostgresServer) -> None:
             variable=URL_VARIABLE,
             remedy=remedy,
         )
-
-
-def _database_name(name: str | None) -> str:
-    if name is None:
-        return DATABASE_PREFIX + secrets.token_hex(6)
-    _check_name(name)
-    if len(name.encode()) > _MAX_IDENTIFIER_BYTES or "\x00" in name:
-        raise ConfigurationError(
-            f"database name {name!r} is not a PostgreSQL identifier",
-            variable="name",
-            remedy=f"use at most {_MAX_IDENTIFIER_BYTES} bytes and no NUL character",
-        )
-    return name
-
-
-def _check_name(name: str) -> None:
-    if not name.startswith(DATABASE_PREFIX):
-        raise ConfigurationError(
-            f"database name {name!r} does not start with {DATABASE_PREFIX!r}",
-            variable="name",
-            remedy="only databases created for tests are created or dropped here; "
-            f"start the name with {DATABASE_PREFIX!r}",
-        )
-
-
-def _quote(name: str) -> str:
-    return _PREPARER.quote_identifier(name)
-
-
-async def _connect(config: DatabaseConfig) -> asyncpg.Connection:
-    return await asyncpg.connect(
-        host=config.host,
-        port=config.port,
-        user=config.username,
-        password=config.password.get_secret_value() or None,
-        database=config.database,
-        ssl=config.ssl_mode.value if config.ssl_mode else None,
-        timeout=config.connect_timeout,
-        command_timeout=_COMMAND_TIMEOUT,
-    )
-
-
-async def _execute(config: DatabaseConfig, statement: str) -> None:
-    connection = await _connect(config)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close(timeout=_COMMAND_TIMEOUT)
-
-
-async def _server_version(config: DatabaseConfig) -> int:
-    connection = await _connect(config)
-    try:
-        return connection.get_server_version().major
-    finally:
-        await connection.close(timeout=_COMMAND_TIMEOUT)
 
 
 def _start_embedded() -> EmbeddedPostgres:

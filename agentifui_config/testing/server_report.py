@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib.util
 import os
 from typing import Final
+from urllib.parse import urlsplit
 
 import pytest
 
-from agentifui_config.errors import ConfigurationError
+from agentifui_config.secrecy import scrub, url_secrets
 
 __all__ = [
     "SERVER_USED",
@@ -56,12 +57,8 @@ def header_line() -> str:
     """The header line naming the server the run will use, without its password."""
     url = configured_url()
     if url is not None:
-        # Here, not at the top: a run without the variable loads no pydantic for the plugin.
-        from agentifui_config.database import DatabaseConfig  # noqa: PLC0415
-
-        try:
-            shown = DatabaseConfig.from_url(url).masked_url
-        except ConfigurationError:
+        shown = _masked(url)
+        if shown is None:
             return f"{_PREFIX}PostgreSQL from {_URL_VARIABLE}, which is not a valid URL"
         return f"{_PREFIX}PostgreSQL at {shown} ({_URL_VARIABLE})"
     if embedded_installable():
@@ -82,3 +79,16 @@ def summary_lines(config: pytest.Config) -> list[str]:
             f"{_PREFIX}the tests that need PostgreSQL were skipped: {config.stash[SKIPPED_BECAUSE]}"
         )
     return lines
+
+
+def _masked(url: str) -> str | None:
+    """*url* as written, its password and secret options masked; ``None`` if no PostgreSQL URL.
+
+    Read with the standard library, as the secret rule reads URLs: building
+    SQLAlchemy's URL would load SQLAlchemy in every run, before any test needs it.
+    """
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return scrub(url, url_secrets(url)) if scheme.startswith("postgres") else None

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = ["client_for", "rolled_back_session"]
 
+# Set in the pooled connection's info when the outer transaction was rolled back:
+# that undid the session state too (SET, temporary tables, LISTEN), so the plugin's
+# shared manager lends the connection to the next test as it is.
+_STATE_UNDONE: Final = "agentifui_config.state_undone"
+
 _UNSET: Final = object()
 
 
@@ -50,6 +55,8 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
             await session.close()
             if transaction.is_active:
                 await transaction.rollback()
+                if not connection.invalidated:  # reading info would reconnect it
+                    connection.info[_STATE_UNDONE] = True
 
 
 @contextlib.asynccontextmanager

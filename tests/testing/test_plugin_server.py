@@ -138,9 +138,22 @@ class TestServerNamed:
         result = serverless.run("--collect-only")
         result.stdout.fnmatch_lines(
             [
-                "agentifui-config: PostgreSQL at postgresql+asyncpg://app:***@127.0.0.1:1/postgres"
+                "agentifui-config: PostgreSQL at postgresql://app:***@127.0.0.1:1/postgres"
                 f" ({URL_VARIABLE})"
             ]
+        )
+        assert "hunter2" not in result.stdout.str()
+
+    @pytest.mark.parametrize("value", ["mysql://app:hunter2@db/app", "hunter2 is no URL"])
+    def test_header_says_a_value_is_no_url_and_shows_none_of_it(
+        self, serverless: InnerSuite, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
+        """A value that is no PostgreSQL URL is named as such in the header, never shown."""
+        monkeypatch.setenv(URL_VARIABLE, value)
+        serverless.ini()
+        result = serverless.run("--collect-only")
+        result.stdout.fnmatch_lines(
+            [f"agentifui-config: PostgreSQL from {URL_VARIABLE}, which is not a valid URL"]
         )
         assert "hunter2" not in result.stdout.str()
 
