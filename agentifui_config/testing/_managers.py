@@ -22,7 +22,7 @@ connections are looked at after it:
 - a connection the server dropped (a terminated backend, a restart) is found by
   the pool's pre-ping at its next checkout and replaced.
 
-The pre-ping costs one round trip instead of SQLAlchemy's three, and none for
+The pre-ping costs one round trip (the engine's own), and none for
 the connection the previous test's rolled-back session gave back, when no
 other test ran since and the driver has not seen it closed: no test's code
 ran while it sat in the pool.
@@ -65,11 +65,9 @@ _DEFAULTS: Final = tuple(
 class _PoolWatch:
     """Watches one shared manager's pool: what each test gives back, and the pre-ping.
 
-    SQLAlchemy's asyncpg pre-ping takes three round trips (``BEGIN``, ``;``,
-    ``ROLLBACK``), as many as the rest of a short test's setup and teardown.
-    Here it is one, ``SELECT 1`` in the simple query protocol (no transaction,
-    no prepared statement), and none for a connection given back clean by the
-    test just before (see the module's description).
+    The engine's pre-ping is one round trip (:mod:`agentifui_config.pings`);
+    here it is none for a connection given back clean by the test just before
+    (see the module's description).
 
     Args:
         engine: The manager's engine; its pool is watched through the
@@ -86,6 +84,7 @@ class _PoolWatch:
         event.listen(self._pool, "checkin", self._on_checkin)
         event.listen(self._pool, "close", self._on_close)
         dialect = engine.sync_engine.dialect
+        self._alive = dialect.do_ping  # the engine's own one-round-trip ping
         if dialect.driver == "asyncpg" and not config.pool_pre_ping_bypass_ms:
             dialect.do_ping = self._ping  # type: ignore[method-assign]
 
@@ -110,11 +109,7 @@ class _PoolWatch:
         untouched = given_back is not None and given_back == self.test - 1
         if untouched and not dbapi_connection.driver_connection.is_closed():
             return True
-        try:
-            dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1"))
-        except Exception:  # whatever failed, the pool replaces the connection
-            return False
-        return True
+        return self._alive(dbapi_connection)
 
     def recycle(self) -> None:
         """Have every connection the test gave back unclean reconnect at its next checkout."""
