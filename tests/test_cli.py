@@ -24,6 +24,7 @@ from agentifui_config import load_settings
 from agentifui_config.cli import COMMANDS, ExitCode, build_parser
 from agentifui_config.cli.template import render_env_template
 from agentifui_config.policies import RULES
+from agentifui_config.secrecy import SECRET_VARIABLES
 from agentifui_config.settings import variable_names
 
 SECRET_KEY: Final = "Sk-cli-4f9a2b7c1d8e3f6a0b5c9d2e7f1a4b8c"
@@ -227,6 +228,24 @@ class TestShow:
         assert PASSWORD not in result.output
         assert SECRET_KEY not in result.output
         assert "DATABASE_URL: is deprecated" in result.stderr
+
+    def test_the_migration_url_is_a_secret_row(self, cwd: Path) -> None:
+        """MIGRATION_DATABASE_URL is masked whole, as its password and options are secret."""
+        url = f"postgresql://migrator:{PASSWORD}@direct.internal:5433/app?sslpassword={PASSWORD}"
+        env = clean_environ(MIGRATION_DATABASE_URL=url)
+        result = run_cli("show", "--format", "json", env=env, cwd=cwd)
+        assert result.code == ExitCode.OK, result.output
+        row = json.loads(result.stdout)["MIGRATION_DATABASE_URL"]
+        assert (row["value"], row["source"], row["secret"]) == ("**********", "environment", True)
+        assert PASSWORD not in result.output
+
+    def test_the_docs_name_each_secret_variable(self) -> None:
+        """docs/cli.md lists every variable show masks whole (secrecy.SECRET_VARIABLES)."""
+        page = Path(__file__).parents[1] / "docs" / "cli.md"
+        line = next(
+            s for s in page.read_text(encoding="utf-8").splitlines() if s.startswith("Secrets (")
+        )
+        assert [name for name in SECRET_VARIABLES if f"`{name}`" not in line] == []
 
     def test_json_is_keyed_by_variable(self, cwd: Path) -> None:
         """JSON gives value, source and secrecy per variable; the generated key is marked."""
