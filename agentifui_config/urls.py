@@ -41,6 +41,9 @@ SESSION_ATTRS: Final = "target_session_attrs"
 FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
 """The fields read from a variable of their own name rather than ``DB_<FIELD>``."""
 
+# FIELD_VARIABLES read the other way: the field each own-named variable fills.
+_VARIABLE_FIELDS: Final[Mapping[str, str]] = {name: f for f, name in FIELD_VARIABLES.items()}
+
 
 def variable_for(field: str) -> str:
     """The environment variable that fills the :class:`DatabaseConfig` field *field*.
@@ -52,8 +55,8 @@ def variable_for(field: str) -> str:
 
 def field_for(variable: str) -> str:
     """The :class:`DatabaseConfig` field that *variable* (``DB_HOST``) fills."""
-    named = {name: field for field, name in FIELD_VARIABLES.items()}
-    return named.get(variable.upper()) or variable.upper().removeprefix(DB_PREFIX).lower()
+    upper = variable.upper()
+    return _VARIABLE_FIELDS.get(upper) or upper.removeprefix(DB_PREFIX).lower()
 
 
 def compose_url(config: DatabaseConfig) -> URL:
@@ -109,10 +112,10 @@ def replacement_lines(url: str, *, show_password: bool = False) -> list[str]:
     Raises:
         ConfigurationError: The URL is not a PostgreSQL URL.
     """
-    lines = []
-    for name, value in parse_database_url(url).items():
-        lines.append(f"{DB_PREFIX}{name.upper()}={_env_value(name, value, show_password)}")
-    return lines
+    return [
+        f"{variable_for(name)}={_env_value(name, value, show_password)}"
+        for name, value in parse_database_url(url).items()
+    ]
 
 
 def _env_value(name: str, value: object, show_password: bool) -> str:
