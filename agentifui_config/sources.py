@@ -26,7 +26,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
 )
 
-from agentifui_config.database import DatabaseConfig, variable_for
+from agentifui_config.database import DatabaseConfig, field_for, variable_for
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.secrecy import SECRET_VARIABLES
 from agentifui_config.url_parsing import parse_database_url
@@ -53,17 +53,24 @@ FILE_SUFFIX: Final = "_FILE"
 SECRET_FILE_VARIABLES: Final = SECRET_VARIABLES
 """The variables that may be given as ``<VAR>_FILE``: the secret ones."""
 
-# Where each secret variable's value goes in the settings' input; every secret
-# variable has a place (a KeyError at import otherwise).
-_SECRET_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
-    "DB_PASSWORD": ("database", "password"),
-    "SECRET_KEY": ("secret_key",),
-    "DATABASE_URL": ("database_url",),
-    "MIGRATION_DATABASE_URL": ("database", "migration_url"),
-}
-_SECRET_TARGETS: Final = {name: _SECRET_PATHS[name] for name in SECRET_VARIABLES}
-
 _DATABASE_FIELD: Final = "database"
+
+
+def _secret_target(variable: str) -> tuple[str, ...]:
+    """Where *variable*'s value goes in the settings' input: a ``DatabaseConfig`` field or its own.
+
+    ``DB_PASSWORD`` and ``MIGRATION_DATABASE_URL`` fill fields of ``database``,
+    by the names :func:`~agentifui_config.urls.variable_for` gives them; the
+    others (``SECRET_KEY``) the settings field of their own name.
+    """
+    field = field_for(variable)
+    if field in DatabaseConfig.model_fields and variable_for(field) == variable:
+        return (_DATABASE_FIELD, field)
+    return (variable.lower(),)
+
+
+# Where each secret variable's value goes in the settings' input.
+_SECRET_TARGETS: Final = {name: _secret_target(name) for name in SECRET_VARIABLES}
 
 
 class _FlatDatabaseMixin:

@@ -154,6 +154,30 @@ class TestSecretFiles:
         monkeypatch.setenv(variable + FILE_SUFFIX, str(path))
         assert read(load_settings()) == "from a file with spaces "
 
+    @pytest.mark.parametrize("variable", SECRET_FILE_VARIABLES)
+    def test_each_file_fills_what_its_variable_fills(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+    ) -> None:
+        """Every secret variable's <VAR>_FILE gives the settings that <VAR> itself gives."""
+        value = "postgresql://u:p%40w@file.example.com:5433/d" if "URL" in variable else "S" * 40
+        path = _secret_file(tmp_path, "secret", value + "\n")
+        if variable != "SECRET_KEY":
+            monkeypatch.setenv("SECRET_KEY", "K" * 40)  # not generated anew for each load
+        loads = []
+        for name, given in ((variable, value), (variable + FILE_SUFFIX, str(path))):
+            with monkeypatch.context() as patched, warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # DATABASE_URL's
+                patched.setenv(name, given)
+                loads.append(load_settings().model_dump())
+        by_variable, by_file = loads
+        # DB_PASSWORD_FILE is a setting of its own as well: the file read again once rotated.
+        assert by_file["database"].pop("password_file") == (
+            str(path) if variable == "DB_PASSWORD" else None
+        )
+        by_variable["database"].pop("password_file")
+        assert by_file == by_variable
+        assert by_file != load_settings().model_dump()
+
     def test_database_url_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """DATABASE_URL_FILE names a file holding the legacy URL."""
         path = _secret_file(tmp_path, "url", "postgresql://u:pw@file.example.com/d\r\n")
