@@ -19,6 +19,7 @@ __all__ = [
     "parse_bool",
     "parse_flags",
     "parse_list",
+    "short_repr",
 ]
 
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
@@ -30,6 +31,11 @@ _BOOL_WORDS: Final = "true/false, 1/0, yes/no or on/off"
 # exhaust the recursion limit of repr()).
 _SHORT: Final = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 80
+
+
+def short_repr(value: object) -> str:
+    """*value*'s ``repr()`` as an error message echoes it: cut short past 80 characters."""
+    return _SHORT.repr(value)
 
 
 def parse_bool(value: str | bool, *, variable: str = UNNAMED) -> bool:
@@ -46,7 +52,7 @@ def parse_bool(value: str | bool, *, variable: str = UNNAMED) -> bool:
     if word in _FALSE:
         return False
     raise ConfigurationError(
-        f"expected a boolean, got {_SHORT.repr(value)}",
+        f"expected a boolean, got {short_repr(value)}",
         variable=variable,
         remedy=f"use {_BOOL_WORDS}",
     )
@@ -74,7 +80,7 @@ def parse_list(value: str | Sequence[str] | None, *, variable: str = UNNAMED) ->
         items = list(value)
     else:
         raise ConfigurationError(
-            f"expected a list, got {_SHORT.repr(value)}",
+            f"expected a list, got {short_repr(value)}",
             variable=variable,
             remedy='give comma-separated values a,b or a JSON array such as ["a", "b"]',
         )
@@ -110,7 +116,7 @@ def _clean_items(items: Sequence[object], variable: str) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise ConfigurationError(
-                f"list items must be strings, got {_SHORT.repr(item)}",
+                f"list items must be strings, got {short_repr(item)}",
                 variable=variable,
                 remedy="quote every item of the JSON array",
             )
@@ -141,7 +147,7 @@ def parse_flags(
         pairs = dict(value)
     else:
         raise ConfigurationError(
-            f"expected flags, got {_SHORT.repr(value)}",
+            f"expected flags, got {short_repr(value)}",
             variable=variable,
             remedy='give name=on,other=off or a JSON object such as {"beta": true}',
         )
@@ -186,8 +192,7 @@ def _flag_value(name: str, raw: object, variable: str) -> bool:
     if isinstance(raw, int | str) and str(raw).strip().lower() in _TRUE | _FALSE:
         return str(raw).strip().lower() in _TRUE
     raise ConfigurationError(
-        f"flag {_SHORT.repr(str(name).strip())} has value {_SHORT.repr(raw)}, "
-        "which is not a boolean",
+        f"flag {short_repr(str(name).strip())} has value {short_repr(raw)}, which is not a boolean",
         variable=variable,
         remedy=f"give it {_BOOL_WORDS}",
     )

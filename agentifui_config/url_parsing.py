@@ -9,12 +9,11 @@ database URL, since it may hold a password.
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Final, TypedDict
 
 from agentifui_config.errors import UNNAMED, ConfigurationError
-from agentifui_config.parsing import parse_list
+from agentifui_config.parsing import parse_list, short_repr
 
 __all__ = [
     "DEFAULT_DRIVER",
@@ -26,12 +25,6 @@ __all__ = [
 
 DEFAULT_DRIVER: Final = "postgresql+asyncpg"
 """The dialect+driver used when a URL or configuration names none."""
-
-# Values echoed in messages are cut short: an operator needs to recognise the
-# value, not to read a megabyte of it back (nor a nested one deep enough to
-# exhaust the recursion limit of repr()).
-_SHORT: Final = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxother = 80
 
 # Schemes that mean "PostgreSQL with the default driver".
 _PLAIN_SCHEMES: Final = frozenset({"postgres", "postgresql"})
@@ -114,7 +107,7 @@ def _host_port(item: str, variable: str) -> tuple[str, int | None]:
         host = item
     if not host.strip() or (port_text is not None and not port_text.isdecimal()):
         raise ConfigurationError(
-            f"{_SHORT.repr(item)} is not host[:port]",
+            f"{short_repr(item)} is not host[:port]",
             variable=variable,
             remedy="give host, host:port or [ipv6]:port, comma-separated",
         )
@@ -269,7 +262,7 @@ def _set_query_field(parts: DatabaseURLParts, field: str, raw: str, variable: st
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
         raise ConfigurationError(
-            f"query option {field} must be a positive number of seconds, got {_SHORT.repr(raw)}",
+            f"query option {field} must be a positive number of seconds, got {short_repr(raw)}",
             variable=variable,
             remedy=f"give {field}=<seconds>, for example {field}=10",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import assert_type
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from agentifui_config.url_parsing import (
     URL_QUERY_FIELDS,
     DatabaseURLParts,
     parse_database_url,
+    parse_host_ports,
 )
 
 # Text from every printable character (no surrogates, which no environment holds).
@@ -289,6 +291,20 @@ class TestParseDatabaseURL:
             return
         assert "Zq9" not in message
         assert password not in message
+
+    @pytest.mark.parametrize(
+        "parse",
+        [
+            lambda junk: parse_host_ports(f"db:5432,{junk}:x"),
+            lambda junk: parse_database_url(f"postgresql://h/db?connect_timeout={junk}"),
+        ],
+        ids=["host list", "timeout"],
+    )
+    def test_a_huge_value_is_echoed_cut_short(self, parse: Callable[[str], object]) -> None:
+        """A megabyte of junk in a host list or a timeout is shown as its first characters."""
+        with pytest.raises(ConfigurationError) as caught:
+            parse("x" * 1_000_000)
+        assert len(str(caught.value)) < 300
 
     def test_signature(self) -> None:
         """parse_database_url returns the URL parts."""
