@@ -1,7 +1,8 @@
 """No secret given through any secret variable or option shows anywhere the library writes.
 
 A property over random secrets: ``DB_PASSWORD``, ``SECRET_KEY``, the password and
-options of ``DATABASE_URL``, and a secret option in ``DB_OPTIONS``, each a long
+options of ``DATABASE_URL``, the password of ``MIGRATION_DATABASE_URL`` and a secret
+option in ``DB_OPTIONS``, each a long
 random token no other text can hold by chance. None of them, as written or as a
 URL or JSON escapes it, may appear in a repr, a str, a dump, an error with its
 traceback and chained causes, a log line, a health payload or the CLI's output.
@@ -60,6 +61,7 @@ class _Secrets:
     url_option: str
     option_name: str
     option: str
+    migration_password: str
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -69,13 +71,25 @@ class _Secrets:
     @property
     def configured(self) -> tuple[str, ...]:
         """The secret values of the accepted configuration (:meth:`environ`)."""
-        return (self.password, self.key, self.url_password, self.url_option, self.option)
+        return (
+            self.password,
+            self.key,
+            self.url_password,
+            self.url_option,
+            self.option,
+            self.migration_password,
+        )
 
     def url(self, scheme: str = "postgresql") -> str:
         """A legacy ``DATABASE_URL`` carrying a password and a secret option."""
         password = quote(self.url_password, safe="")
         option = quote_plus(self.url_option)
         return f"{scheme}://legacy:{password}@legacy.internal/old?api_token={option}"
+
+    def migration_url(self) -> str:
+        """A ``MIGRATION_DATABASE_URL`` naming a migration role with its own password."""
+        password = quote(self.migration_password, safe="")
+        return f"postgresql://migrator:{password}@direct.internal/app"
 
     def environ(self, **extra: str) -> dict[str, str]:
         """A production environment every rule accepts, holding the secrets."""
@@ -88,6 +102,7 @@ class _Secrets:
             "DB_OPTIONS": json.dumps({self.option_name: self.option, "sslcert": "/c.pem"}),
             "SECRET_KEY": self.key,
             "DATABASE_URL": self.url(),
+            "MIGRATION_DATABASE_URL": self.migration_url(),
             "CORS_ORIGINS": "https://app.example.com",
             **extra,
         }
@@ -115,6 +130,7 @@ _secrets: Final = st.builds(
     url_option=_token("Lv", 24),
     option_name=st.sampled_from(_OPTION_NAMES),
     option=_token("Lo", 24),
+    migration_password=_token("Lm", 24),
 )
 
 
