@@ -2,10 +2,10 @@
 
 A property over random secrets: ``DB_PASSWORD``, ``SECRET_KEY``, the password and
 options of ``DATABASE_URL``, the password of ``MIGRATION_DATABASE_URL`` and a secret
-option in ``DB_OPTIONS``, each a long
-random token no other text can hold by chance. None of them, as written or as a
-URL or JSON escapes it, may appear in a repr, a str, a dump, an error with its
-traceback and chained causes, a log line, a health payload or the CLI's output.
+option in ``DB_OPTIONS``, each a long random token no other text can hold by
+chance. None of them, as written or as a URL or JSON escapes it, may appear in
+a repr, a str, a dump, an error with its traceback and chained causes, a log
+line, a health payload or the CLI's output.
 """
 
 from __future__ import annotations
