@@ -53,3 +53,18 @@ def test_printed_values_match_their_comments(
         assert capsys.readouterr().out.splitlines() == shown
         checked += len(shown)
     assert checked, "configuration.md has no `print(...)  # shown` line left to check"
+
+
+_CHANGE_KINDS = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
+
+
+def test_changelog_releases_name_each_kind_of_change_once() -> None:
+    """Each CHANGELOG.md release has one heading per kind of change, of Keep a Changelog's six."""
+    changelog = (_DOCS.parent / "CHANGELOG.md").read_text(encoding="utf-8")
+    releases = re.split(r"^## ", changelog, flags=re.MULTILINE)[1:]
+    assert releases, "CHANGELOG.md holds no release"
+    for release in releases:
+        name = release.splitlines()[0]
+        kinds = re.findall(r"^### (.+)$", release, flags=re.MULTILINE)
+        assert set(kinds) <= set(_CHANGE_KINDS), f"{name}: {kinds}"
+        assert len(kinds) == len(set(kinds)), f"{name} repeats a heading: {kinds}"
