@@ -41,6 +41,7 @@ from agentifui_config.migrations.target import (
     MigrationTarget,
     database_url,
     direct_target,
+    login_credentials,
     open_connection,
 )
 
@@ -290,7 +291,8 @@ async def _run(
         async with open_connection(target) as pooled:
             if await _at_head(pooled, config, revision):
                 return None
-    async with open_connection(locked, own=True) as connection:
+    credentials = login_credentials(target, locked)
+    async with open_connection(locked, own=True, credentials=credentials) as connection:
         if (
             check
             and isinstance(locked, DatabaseConfig)
