@@ -319,9 +319,9 @@ async def _at_head(connection: AsyncConnection, config: Config, revision: str) -
         heads = (await read_script_directory(config)).get_heads()
     except MigrationError:
         return False  # the locked upgrade runs Alembic, whose own error says what is wrong
-    revisions = await _stamped(connection)
     if len(heads) > 1 and revision == "head":
         return False  # Alembic refuses "head" with several heads: let it say so
+    revisions = await _stamped(connection)
     return bool(revisions) and sorted(revisions) == sorted(heads)
 
 
