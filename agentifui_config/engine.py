@@ -67,7 +67,6 @@ def create_engine_for(
         "pool_size": config.pool_size,
         "max_overflow": config.max_overflow,
         "pool_timeout": config.pool_timeout,
-        "pool_recycle": pool_recycle_for(config, credentials),
         "pool_pre_ping": config.pool_pre_ping,
         "echo": config.echo_sql,
         "connect_args": connect_args,
@@ -76,6 +75,9 @@ def create_engine_for(
     if options.get("poolclass") is NullPool:
         for key in _POOL_ONLY:
             options.pop(key)
+    elif "pool_recycle" not in options:
+        # Only a pool renews connections: no warning about it for an engine without one.
+        options["pool_recycle"] = pool_recycle_for(config, credentials)
     engine = create_async_engine(config.sqlalchemy_url, **options)
     event.listen(engine.sync_engine.pool, "invalidate", _CutTimedOut())
     event.listen(engine.sync_engine, "handle_error", _as_operational)

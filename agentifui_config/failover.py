@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import event
 
+from agentifui_config.failures import sqlstate_of
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,7 +44,7 @@ def invalidate_on_demotion(engine: AsyncEngine) -> None:
 
 
 def _on_error(context: ExceptionContext) -> None:
-    state = _sqlstate(context.original_exception)
+    state = sqlstate_of(context.original_exception)
     if state not in DEMOTION_SQLSTATES:
         return
     connection = context.connection
@@ -56,9 +58,3 @@ def _on_error(context: ExceptionContext) -> None:
         state,
         extra={"event_name": "pool_invalidated_on_demotion", "sqlstate": state},
     )
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    """The SQLSTATE of a driver error (asyncpg's adapted errors and psycopg's carry one)."""
-    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    return state if isinstance(state, str) else None

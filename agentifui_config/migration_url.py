@@ -101,11 +101,24 @@ def direct_config(config: _C) -> _C | None:
     if config.migration_host is None and config.migration_port is None:
         return None
     direct = {
-        "host": config.migration_host or config.host,
+        "host": config.migration_host or _moved(config, config.migration_port),
         "port": config.migration_port or config.port,
         **_DIRECT,
     }
     return config.model_copy(update=direct)
+
+
+def _moved(config: DatabaseConfig, port: int | None) -> str:
+    """The primary's ``host``, each host of a ``DB_HOST`` list at *port* when one is given.
+
+    An entry's own port wins over ``port`` (``DB_HOST=pgb-a:6432,pgb-b:6432``):
+    ``DB_MIGRATION_PORT`` must move it too, or migrations would still reach the
+    pooler. Entries of a list are host names or IPv4 addresses, so ``host:port``
+    needs no brackets.
+    """
+    if port is None or len(config.hosts) == 1:
+        return config.host
+    return ",".join(f"{host}:{port}" for host, _ in config.hosts)
 
 
 def _from_url(config: _C, url: str) -> _C:

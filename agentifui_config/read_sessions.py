@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from agentifui_config.credentials import Credentials
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ReadSessions", "session_classes"]
@@ -76,6 +77,7 @@ class ReadSessions:
     """The read side of :class:`~agentifui_config.ConnectionManager`: read sessions."""
 
     _reads: tuple[ReadRouter, async_sessionmaker[AsyncSession]] | None
+    credentials: Credentials | None
 
     def _state_error(self) -> Exception:
         """The error for a manager used before initialize or after dispose (the manager's)."""
@@ -93,7 +95,7 @@ class ReadSessions:
         self, config: DatabaseConfig, engine: AsyncEngine, options: Mapping[str, Any]
     ) -> async_sessionmaker[AsyncSession]:
         """Set up the read side; return the primary's session factory, whose commits it sees."""
-        router = ReadRouter(config, engine, self._scrub)
+        router = ReadRouter(config, engine, self._scrub, self.credentials)
         writes, reads = session_classes(router, options.get("sync_session_class", Session))
         self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
         return async_sessionmaker(engine, **{**options, "sync_session_class": writes})

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from agentifui_config.credentials import Credentials
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ReadRouter", "TargetHealth"]
@@ -127,15 +128,23 @@ class ReadRouter:
             are the replicas.
         primary: The primary's engine, read with read-only transactions as the fallback.
         scrub: Removes secrets from an error message before it is kept.
+        credentials: The primary's password provider, if any: the replicas
+            share the primary's credentials, so they log in with it too.
     """
 
     def __init__(
-        self, config: DatabaseConfig, primary: AsyncEngine, scrub: Callable[[str], str]
+        self,
+        config: DatabaseConfig,
+        primary: AsyncEngine,
+        scrub: Callable[[str], str],
+        credentials: Credentials | None = None,
     ) -> None:
         self._config = config
         self._primary = primary.execution_options(**_READONLY)
         self._scrub = scrub
-        self._targets = [_target(n, cfg) for n, cfg in enumerate(config.read_targets, 1)]
+        self._targets = [
+            _target(n, cfg, credentials) for n, cfg in enumerate(config.read_targets, 1)
+        ]
         for target in self._targets:
             event.listen(target.engine.sync_engine, "handle_error", self._on_error(target))
         self._turn = itertools.count()
@@ -277,8 +286,8 @@ class ReadRouter:
         await asyncio.gather(*closing, return_exceptions=True)
 
 
-def _target(number: int, config: DatabaseConfig) -> _Target:
-    engine = create_engine_for(config)
+def _target(number: int, config: DatabaseConfig, credentials: Credentials | None) -> _Target:
+    engine = create_engine_for(config, credentials=credentials)
     unchecked = TargetHealth(f"replica {number}", _address(config), True, True)
     reads = engine.execution_options(**_READONLY)
     return _Target(unchecked.name, config, engine, reads, unchecked)

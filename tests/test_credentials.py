@@ -19,6 +19,7 @@ from pgbouncer_support import password_checking_pgbouncer, server_password_pgbou
 from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from agentifui_config import ConfigurationError, ConnectionManager, DatabaseConfig, load_settings
 from agentifui_config.credentials import (
@@ -106,6 +107,17 @@ class TestPoolRecycleFor:
         """The engine's pool renews connections before the token's lifetime ends."""
         engine = create_engine_for(DatabaseConfig(), credentials=Credentials(str, lifetime=60))
         assert engine.sync_engine.pool._recycle == 48
+
+    def test_engine_without_a_pool_says_nothing(self, caplog: pytest.LogCaptureFixture) -> None:
+        """An engine without a pool (a health probe's, a migration's) has nothing to renew.
+
+        The warning is the pool's: a manager that opens such engines as it runs
+        would repeat it for each one.
+        """
+        caplog.set_level(logging.WARNING, "agentifui_config")
+        credentials = Credentials(str, lifetime=60)
+        create_engine_for(DatabaseConfig(), credentials=credentials, poolclass=NullPool)
+        assert not caplog.records
 
     def test_other_drivers_are_refused(self) -> None:
         """Only asyncpg takes a callable password; another driver is refused with the fix."""

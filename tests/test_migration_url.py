@@ -78,6 +78,34 @@ class TestMigrationTarget:
         assert DatabaseConfig(migration_url=" ").migration_config is None
 
 
+class TestMigrationHostAndPort:
+    def test_port_reaches_each_host_of_a_list(self) -> None:
+        """DB_MIGRATION_PORT moves every host of a DB_HOST list, even one that names its port.
+
+        Two poolers at 6432 in front of two servers at 5432: the direct target
+        is the servers, never a pooler, where a session lock could be stranded.
+        """
+        config = DatabaseConfig(
+            host="pgb-a:6432,pgb-b:6432", pgbouncer=True, migration_port=5432
+        ).migration_config
+        assert config is not None
+        assert (config.hosts, config.pgbouncer) == ((("pgb-a", 5432), ("pgb-b", 5432)), False)
+
+    def test_host_and_port_replace_the_list(self) -> None:
+        """With DB_MIGRATION_HOST, the direct target is that host alone, at DB_MIGRATION_PORT."""
+        config = DatabaseConfig(
+            host="pgb-a:6432,pgb-b:6432", migration_host="db-primary", migration_port=5433
+        ).migration_config
+        assert config is not None
+        assert config.hosts == (("db-primary", 5433),)
+
+    def test_host_alone_takes_db_port(self) -> None:
+        """DB_MIGRATION_HOST alone is reached at DB_PORT."""
+        config = DatabaseConfig(host="pgbouncer", port=6432, migration_host="db").migration_config
+        assert config is not None
+        assert config.hosts == (("db", 6432),)
+
+
 class TestMigrationUrlRefusals:
     @pytest.mark.parametrize(
         ("overrides", "clash"),

@@ -20,6 +20,7 @@ from sqlalchemy.pool import Pool
 from agentifui_config import ConnectionManager, MigrationState
 from agentifui_config.migrations import (
     MIGRATION_LOCK_KEY,
+    MigrationError,
     get_migration_status,
     load_alembic_config,
     script_directory,
@@ -113,6 +114,15 @@ class TestAtHead:
             with sent_statements() as sent:
                 await upgrade(fresh_database, branched_config(), "heads", lock_timeout=0.3)
         assert sent == [_VERSION_READ]
+
+    async def test_head_with_several_heads_reads_no_version(
+        self, fresh_database: DatabaseConfig
+    ) -> None:
+        """'head' with unmerged heads cannot be at head: the refusal costs no version query."""
+        await upgrade(fresh_database, branched_config(), "heads")
+        with sent_statements() as sent, pytest.raises(MigrationError, match="Multiple head"):
+            await upgrade(fresh_database, branched_config())
+        assert _VERSION_READ not in sent
 
     async def test_a_revision_by_name_goes_through_the_lock(
         self, fresh_database: DatabaseConfig

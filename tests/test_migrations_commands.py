@@ -24,6 +24,7 @@ from migrations_support import (
     runs,
 )
 from migrations_support import sent_statements as _statements
+from pgbouncer_support import password_checking_pgbouncer
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agentifui_config import ConnectionManager, MigrationState
+from agentifui_config.credentials import Credentials
 from agentifui_config.migrations import (
     MIGRATION_LOCK_KEY,
     AlembicConfigSource,
@@ -43,6 +45,7 @@ from agentifui_config.migrations import (
     stamp,
     upgrade,
 )
+from agentifui_config.migrations.target import login_credentials
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
@@ -242,6 +245,52 @@ class TestUpgrade:
             await upgrade(config, SAMPLE)
         assert await runs(fresh_database) == ["a1", "b2", "c3"]
         assert any("pg_try_advisory_lock(" in statement for statement in sent)
+
+    async def test_manager_credentials_log_the_migration_in(
+        self, fresh_database: DatabaseConfig
+    ) -> None:
+        """A manager's upgrade and current() log in with its credentials, not DB_PASSWORD.
+
+        The pooler checks passwords (the machine's PostgreSQL trusts loopback), and
+        the manager's password is its provider's token only: an empty DB_PASSWORD fails.
+        """
+        with password_checking_pgbouncer(fresh_database) as pooler:
+            pooler.set_users({"app": "token-1"})
+            config = pooler.config.model_copy(update={"username": "app"})
+            manager = ConnectionManager(credentials=Credentials(lambda: "token-1"))
+            await manager.initialize(config)
+            try:
+                await upgrade(manager, SAMPLE)
+                assert await current(manager, SAMPLE) == ("c3",)
+            finally:
+                await manager.dispose()
+        assert await runs(fresh_database) == ["a1", "b2", "c3"]
+
+    @pytest.mark.parametrize(
+        ("direct", "shared"),
+        [
+            ({"migration_port": 5432}, True),
+            ({"migration_url": SecretStr("postgresql://postgres@db.internal/app")}, True),
+            ({"migration_url": SecretStr("postgresql://migrator@db.internal/app")}, False),
+            ({"migration_url": SecretStr("postgresql://postgres:other@db.internal/app")}, False),
+        ],
+        ids=["migration-port", "url-same-user", "url-other-user", "url-own-password"],
+    )
+    async def test_direct_target_shares_the_manager_login(
+        self, fresh_database: DatabaseConfig, direct: dict[str, Any], shared: bool
+    ) -> None:
+        """A direct target that logs in as the manager's user gets its credentials; another not."""
+        credentials = Credentials(lambda: "token-1")
+        manager = ConnectionManager(credentials=credentials)
+        await manager.initialize(fresh_database.model_copy(update={"username": "postgres"}))
+        try:
+            assert manager.config is not None
+            target = manager.config.model_copy(update=direct).migration_config
+            assert target is not None
+            expected = credentials if shared else None
+            assert login_credentials(manager, target) is expected
+        finally:
+            await manager.dispose()
 
     async def test_migration_url_is_what_migrates(self, fresh_database: DatabaseConfig) -> None:
         """With MIGRATION_DATABASE_URL set, the upgrade runs there as its own role, not DB_*."""

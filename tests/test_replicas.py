@@ -16,11 +16,13 @@ import pytest_asyncio
 import sqlalchemy.exc
 from connection_support import managed, proxy_to
 from fastapi import FastAPI
+from pgbouncer_support import password_checking_pgbouncer
 from replication_support import Cluster, read_from, replicas_config, running
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, HealthStatus
 from agentifui_config.connection import ManagerStateError
+from agentifui_config.credentials import Credentials
 from agentifui_config.fastapi import (
     DATABASE_STATE,
     ReadSessionDep,
@@ -107,6 +109,31 @@ class TestRouting:
         assert replica.reachable is False
         assert replica.in_rotation is False
         assert primary.reachable is True
+
+    async def test_replicas_log_in_with_the_manager_credentials(self, replication: Cluster) -> None:
+        """A manager's password provider logs in to its replicas too, not only to the primary.
+
+        The standby sits behind a pooler that checks passwords (the machine's
+        servers trust loopback), and DB_PASSWORD is empty: only the token logs in.
+        """
+        standby = replication.standbys[0]
+        with password_checking_pgbouncer(standby.config) as pooler:
+            pooler.set_users({"postgres": "token-1"})
+            config = replicas_config(
+                replication,
+                read_hosts=f"127.0.0.1:{pooler.config.port}",
+                pgbouncer=True,
+                password="",
+            )
+            manager = ConnectionManager(credentials=Credentials(lambda: "token-1"))
+            await manager.initialize(config)
+            try:
+                where = await read_from(manager)
+                (_, replica) = await manager.target_health(2.0)
+            finally:
+                await manager.dispose()
+        assert where == (standby.port, True)
+        assert (replica.reachable, replica.in_rotation) == (True, True)
 
     async def test_lost_replica_leaves_the_rotation(self, replication: Cluster) -> None:
         """A replica that goes away between checks fails one read at most, then gets none."""

@@ -41,6 +41,7 @@ from agentifui_config.migrations.target import (
     MigrationTarget,
     database_url,
     direct_target,
+    login_credentials,
     open_connection,
 )
 
@@ -290,7 +291,8 @@ async def _run(
         async with open_connection(target) as pooled:
             if await _at_head(pooled, config, revision):
                 return None
-    async with open_connection(locked, own=True) as connection:
+    credentials = login_credentials(target, locked)
+    async with open_connection(locked, own=True, credentials=credentials) as connection:
         if (
             check
             and isinstance(locked, DatabaseConfig)
@@ -317,9 +319,9 @@ async def _at_head(connection: AsyncConnection, config: Config, revision: str) -
         heads = (await read_script_directory(config)).get_heads()
     except MigrationError:
         return False  # the locked upgrade runs Alembic, whose own error says what is wrong
-    revisions = await _stamped(connection)
     if len(heads) > 1 and revision == "head":
         return False  # Alembic refuses "head" with several heads: let it say so
+    revisions = await _stamped(connection)
     return bool(revisions) and sorted(revisions) == sorted(heads)
 
 

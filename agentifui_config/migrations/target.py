@@ -23,10 +23,13 @@ from agentifui_config.secrecy import scrub, scrub_config, url_secrets
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from agentifui_config.credentials import Credentials
+
 __all__ = [
     "MigrationTarget",
     "database_url",
     "direct_target",
+    "login_credentials",
     "open_connection",
     "scrubbed",
 ]
@@ -43,7 +46,7 @@ def _config_of(target: MigrationTarget) -> DatabaseConfig | None:
 
 @contextlib.asynccontextmanager
 async def open_connection(
-    target: MigrationTarget, *, own: bool = False
+    target: MigrationTarget, *, own: bool = False, credentials: Credentials | None = None
 ) -> AsyncIterator[AsyncConnection]:
     """Yield a connection to *target*'s database; one opened here is closed on exit.
 
@@ -52,7 +55,10 @@ async def open_connection(
         own: For a manager, open a connection of its own rather than borrow
             one from its pool: ``env.py`` and migrations may change their
             session (``SET statement_timeout = 0``, ``SET ROLE``), which must
-            not reach the requests the pool serves next.
+            not reach the requests the pool serves next. It logs in with the
+            manager's :attr:`~agentifui_config.ConnectionManager.credentials`.
+        credentials: For a configuration, the password provider to log in
+            with (see :func:`login_credentials`).
 
     Raises:
         ManagerStateError: *target* is a manager that is not initialized.
@@ -67,10 +73,13 @@ async def open_connection(
             async with engine.connect() as connection:
                 yield connection
             return
+        credentials = target.credentials
         target = config
     # A migration may run DDL for longer than any request should wait for an answer.
     engine = create_engine_for(
-        target.model_copy(update={"command_timeout": None}), poolclass=NullPool
+        target.model_copy(update={"command_timeout": None}),
+        credentials=credentials,
+        poolclass=NullPool,
     )
     try:
         async with engine.connect() as connection:
@@ -116,3 +125,20 @@ def direct_target(target: MigrationTarget) -> tuple[MigrationTarget, bool]:
     if direct is not None:
         return direct, False
     return target, config.pgbouncer
+
+
+def login_credentials(target: MigrationTarget, direct: MigrationTarget) -> Credentials | None:
+    """The credentials to reach *direct*, the direct target of *target*, with.
+
+    A manager's :attr:`~agentifui_config.ConnectionManager.credentials` when
+    *direct* logs in as the manager's user with the manager's password
+    (``DB_MIGRATION_HOST``/``_PORT``, or a ``MIGRATION_DATABASE_URL`` naming
+    no other user or password); ``None`` otherwise: a migration role of its
+    own logs in with its own password.
+    """
+    if not isinstance(target, ConnectionManager) or not isinstance(direct, DatabaseConfig):
+        return None
+    config = target.config
+    if config is None or (direct.username, direct.password) != (config.username, config.password):
+        return None
+    return target.credentials
