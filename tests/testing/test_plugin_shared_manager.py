@@ -276,6 +276,27 @@ async def test_after_it_was_dropped(dropped, db_session):
     assert await db_session.scalar(text("SELECT pg_backend_pid()")) != BACKENDS[0]
 """
 
+# A session-level advisory lock is no transaction's: a rollback keeps it.
+_ADVISORY_LOCK = """
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+@pytest.mark.asyncio
+async def test_takes_a_lock_and_keeps_it(db_session):
+    await db_session.execute(text("SELECT pg_advisory_lock(2024)"))
+
+
+@pytest.mark.asyncio
+async def test_finds_the_lock_free(database_config, connection_manager):
+    other = create_async_engine(database_config.sqlalchemy_url, poolclass=NullPool)
+    async with other.connect() as connection:
+        assert await connection.scalar(text("SELECT pg_try_advisory_lock(2024)"))
+    await other.dispose()
+"""
+
 
 class TestIsolation:
     def test_what_a_test_leaves_does_not_reach_the_next(self, session_loop: InnerSuite) -> None:
@@ -295,6 +316,13 @@ class TestIsolation:
     ) -> None:
         """A connection the server dropped while no loop ran (a restart between tests) is pinged."""
         session_loop.files(conftest=_ONE_CONNECTION, test_dropped=_DROPPED_BETWEEN)
+        session_loop.run().assert_outcomes(passed=2)
+
+    def test_an_advisory_lock_taken_in_db_session_is_released(
+        self, session_loop: InnerSuite
+    ) -> None:
+        """A session-level advisory lock, which a rollback keeps, does not outlive its test."""
+        session_loop.files(conftest=_ONE_CONNECTION, test_locks=_ADVISORY_LOCK)
         session_loop.run().assert_outcomes(passed=2)
 
 
