@@ -40,9 +40,14 @@ def _loop_scope(fixture_name: str, config: pytest.Config) -> _Scope:
     """The scope of the event loop pytest-asyncio runs function-scoped async fixtures on.
 
     ``asyncio_default_fixture_loop_scope``; unset or ``fixture-scope`` mean the
-    fixture's own scope, ``function`` for the fixtures here.
+    fixture's own scope, ``function`` for the fixtures here. pytest-asyncio
+    installed but not registered (``-p no:asyncio``) declares no such setting:
+    then ``function`` too, for fixtures that cannot run anyway.
     """
-    configured = config.getini("asyncio_default_fixture_loop_scope")
+    try:
+        configured = config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:  # an unknown setting: pytest-asyncio's plugin is not loaded
+        return "function"
     return next((scope for scope in _SCOPES if scope == configured), "function")
 
 
