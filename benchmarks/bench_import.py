@@ -17,12 +17,22 @@ plugin loaded and without it, each in a fresh process: the plugin must cost
 next to nothing until one of its fixtures is used. Other installed plugins are
 kept out (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``), so that they neither add to
 both sides nor add their noise, and with no ``AGENTIFUI_TEST_DATABASE_URL``,
-as in a project that does not use the plugin.
+as in a project that does not use the plugin. pytest-asyncio, when installed,
+is loaded on both sides: a host where it is installed loads it whether or not
+this plugin is there (its entry point), and where it is not, the plugin's
+import of it fails at once.
+
+The package's bytecode is compiled first, as installing a wheel compiles it
+(and as the packages it is compared with were): a checkout run with
+``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module from source
+in each fresh interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import os
 import subprocess
 import sys
@@ -31,6 +41,8 @@ from functools import partial
 from pathlib import Path
 
 from harness import interleave, print_goal, print_medians, print_ratio, timed
+
+import agentifui_config
 
 _TIMER = (
     "import time; started = time.perf_counter(); {statement}; print(time.perf_counter() - started)"
@@ -45,6 +57,10 @@ _IMPORT_GOAL = 1.15
 _TEST = "def test_nothing() -> None:\n    assert True\n"
 _PLUGIN = "agentifui_config.testing.plugin"
 _SERVER_VARIABLE = "AGENTIFUI_TEST_DATABASE_URL"
+# Loaded on both sides when installed, as a host's plugin autoloading loads it.
+_ASYNCIO: tuple[str, ...] = (
+    ("-p", "pytest_asyncio") if importlib.util.find_spec("pytest_asyncio") else ()
+)
 # The most the plugin may add to a pytest start, in seconds.
 _PLUGIN_BUDGET = 0.05
 
@@ -62,7 +78,7 @@ def _import_seconds(statement: str) -> float:
 
 def _pytest_start(project: Path, *options: str) -> float:
     """The wall time of one pytest run of *project*'s single test."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_ASYNCIO, *options]
     # A project that does not use the plugin names no test server either.
     environment = {
         **{name: value for name, value in os.environ.items() if name != _SERVER_VARIABLE},
@@ -82,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=20, help="fresh interpreters per statement")
     rounds = parser.parse_args().rounds
+    compileall.compile_dir(Path(agentifui_config.__file__).parent, quiet=1)
     imports = interleave(
         {name: partial(_import_seconds, statement) for name, statement in _IMPORTS.items()},
         rounds,

@@ -22,10 +22,10 @@ connections are looked at after it:
 - a connection the server dropped (a terminated backend, a restart) is found by
   the pool's pre-ping at its next checkout and replaced.
 
-The pre-ping costs one round trip (the engine's own), and none for
-the connection the previous test's rolled-back session gave back, when no
-other test ran since and the driver has not seen it closed: no test's code
-ran while it sat in the pool.
+The pre-ping is the engine's own, one round trip (:mod:`agentifui_config.pings`),
+at every checkout: a server restarted or a backend terminated between two tests,
+while no event loop ran and so before the driver could see its connection
+closed, is found by it all the same.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sqlalchemy import event
@@ -42,7 +42,6 @@ from agentifui_config.connection import ConnectionManager
 from agentifui_config.testing.sessions import _STATE_UNDONE
 
 if TYPE_CHECKING:
-    import pytest
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -63,53 +62,23 @@ _DEFAULTS: Final = tuple(
 
 
 class _PoolWatch:
-    """Watches one shared manager's pool: what each test gives back, and the pre-ping.
-
-    The engine's pre-ping is one round trip (:mod:`agentifui_config.pings`);
-    here it is none for a connection given back clean by the test just before
-    (see the module's description).
+    """Watches one shared manager's pool for the connections each test gives back unclean.
 
     Args:
         engine: The manager's engine; its pool is watched through the
-            ``checkin`` and ``close`` events, and its dialect (its own, not
-            shared) pings.
-        config: The manager's configuration; a ping bypass it sets is kept.
+            ``checkin`` event.
     """
 
-    def __init__(self, engine: AsyncEngine, config: DatabaseConfig) -> None:
-        self.test = -1  # the position in the run of the test the manager is lent to
+    def __init__(self, engine: AsyncEngine) -> None:
         self._pool = engine.sync_engine.pool
         self._returned: list[ConnectionPoolEntry] = []
-        self._clean: dict[int, int] = {}  # id(DBAPI connection) -> test that gave it back
         event.listen(self._pool, "checkin", self._on_checkin)
-        event.listen(self._pool, "close", self._on_close)
-        dialect = engine.sync_engine.dialect
-        self._alive = dialect.do_ping  # the engine's own one-round-trip ping
-        if dialect.driver == "asyncpg" and not config.pool_pre_ping_bypass_ms:
-            dialect.do_ping = self._ping  # type: ignore[method-assign]
 
     def _on_checkin(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        """Note whether a rolled-back session undid everything done on *record*."""
+        """Keep *record* for recycling unless a rolled-back session undid everything done on it."""
         undone = record.info.pop(_STATE_UNDONE, False)
-        if dbapi_connection is None:
-            return
-        if undone:
-            self._clean[id(dbapi_connection)] = self.test
-        else:
-            self._clean.pop(id(dbapi_connection), None)
+        if dbapi_connection is not None and not undone:
             self._returned.append(record)
-
-    def _on_close(self, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        """Forget a closed connection, whose id another one may take."""
-        self._clean.pop(id(dbapi_connection), None)
-
-    def _ping(self, dbapi_connection: Any) -> bool:
-        """Whether the connection is alive: taken as such when it cannot have been touched."""
-        given_back = self._clean.pop(id(dbapi_connection), None)
-        untouched = given_back is not None and given_back == self.test - 1
-        if untouched and not dbapi_connection.driver_connection.is_closed():
-            return True
-        return self._alive(dbapi_connection)
 
     def recycle(self) -> None:
         """Have every connection the test gave back unclean reconnect at its next checkout."""
@@ -120,7 +89,6 @@ class _PoolWatch:
     def close(self) -> None:
         """Stop watching the pool."""
         event.remove(self._pool, "checkin", self._on_checkin)
-        event.remove(self._pool, "close", self._on_close)
 
 
 class SharedManagers:
@@ -136,21 +104,16 @@ class SharedManagers:
 
     Args:
         loop: The event loop of the scope, which the manager's connections belong to.
-        items: The run's tests in the order they run (``session.items``).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, items: Sequence[pytest.Item] = ()) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._items = items
-        self._positions: dict[str, int] | None = None
         self._manager: ConnectionManager | None = None
         self._watch: _PoolWatch | None = None
 
     @contextlib.contextmanager
-    def lend(
-        self, config: DatabaseConfig, test: pytest.Item | None = None
-    ) -> Iterator[ConnectionManager]:
-        """Yield the manager on *config* for *test*, and clear up after it.
+    def lend(self, config: DatabaseConfig) -> Iterator[ConnectionManager]:
+        """Yield the manager on *config* for a test, and clear up after it.
 
         Raises:
             DatabaseUnavailableError: A new manager's database did not answer.
@@ -160,8 +123,6 @@ class SharedManagers:
         manager = self._manager
         if manager is None or not manager.is_initialized or manager.config != config:
             manager = self._run(self._replace(config))
-        if self._watch is not None:
-            self._watch.test = self._position(test)
         try:
             yield manager
         finally:
@@ -187,19 +148,13 @@ class SharedManagers:
             )
         return self._loop.run_until_complete(work)
 
-    def _position(self, test: pytest.Item | None) -> int:
-        """Where *test* runs in the run; ``-2``, never next to another, when it is unknown."""
-        if self._positions is None:
-            self._positions = {item.nodeid: index for index, item in enumerate(self._items)}
-        return self._positions.get(test.nodeid, -2) if test is not None else -2
-
     async def _replace(self, config: DatabaseConfig) -> ConnectionManager:
         """Dispose the shared manager, if any, and build one on *config* in its place."""
         await self.close()
         manager = ConnectionManager()
         await manager.initialize(config)
         self._manager = manager
-        self._watch = _PoolWatch(manager.engine, config)
+        self._watch = _PoolWatch(manager.engine)
         return manager
 
     def _after_test(self, manager: ConnectionManager) -> None:

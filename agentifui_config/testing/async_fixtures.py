@@ -40,16 +40,19 @@ def _loop_scope(fixture_name: str, config: pytest.Config) -> _Scope:
     """The scope of the event loop pytest-asyncio runs function-scoped async fixtures on.
 
     ``asyncio_default_fixture_loop_scope``; unset or ``fixture-scope`` mean the
-    fixture's own scope, ``function`` for the fixtures here.
+    fixture's own scope, ``function`` for the fixtures here. pytest-asyncio
+    installed but not registered (``-p no:asyncio``) declares no such setting:
+    then ``function`` too, for fixtures that cannot run anyway.
     """
-    configured = config.getini("asyncio_default_fixture_loop_scope")
+    try:
+        configured = config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:  # an unknown setting: pytest-asyncio's plugin is not loaded
+        return "function"
     return next((scope for scope in _SCOPES if scope == configured), "function")
 
 
 @pytest_asyncio.fixture(scope=_loop_scope)
-async def agentifui_connection_managers(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[SharedManagers]:
+async def agentifui_connection_managers() -> AsyncIterator[SharedManagers]:
     """The connection manager every test on one event loop shares, disposed with the loop.
 
     Its scope is the loop's: the session with ``asyncio_default_fixture_loop_scope
@@ -57,7 +60,7 @@ async def agentifui_connection_managers(
     """
     from agentifui_config.testing._managers import SharedManagers  # noqa: PLC0415 - SQLAlchemy
 
-    managers = SharedManagers(asyncio.get_running_loop(), request.session.items)
+    managers = SharedManagers(asyncio.get_running_loop())
     try:
         yield managers
     finally:
@@ -66,7 +69,6 @@ async def agentifui_connection_managers(
 
 @pytest.fixture
 def connection_manager(
-    request: pytest.FixtureRequest,
     database_config: DatabaseConfig,
     agentifui_connection_managers: SharedManagers,
 ) -> Iterator[ConnectionManager]:
@@ -77,7 +79,7 @@ def connection_manager(
     it is disposed and the next test gets a new one. A plain fixture: lending
     the shared manager takes no turn of the event loop.
     """
-    with agentifui_connection_managers.lend(database_config, request.node) as manager:
+    with agentifui_connection_managers.lend(database_config) as manager:
         yield manager
 
 

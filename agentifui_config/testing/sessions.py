@@ -18,15 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
     from agentifui_config.connection import ConnectionManager
 
 __all__ = ["client_for", "rolled_back_session"]
 
-# Set in the pooled connection's info when the outer transaction was rolled back:
-# that undid the session state too (SET, temporary tables, LISTEN), so the plugin's
-# shared manager lends the connection to the next test as it is.
+# Set in the pooled connection's info when the outer transaction was rolled back
+# and the advisory locks released: the rollback undid the session state too (SET,
+# temporary tables, LISTEN), so the plugin's shared manager lends the connection
+# to the next test as it is.
 _STATE_UNDONE: Final = "agentifui_config.state_undone"
+
+# Session-level advisory locks are no transaction's: the rollback keeps them.
+_UNLOCK_ALL: Final = "SELECT pg_advisory_unlock_all()"
 
 _UNSET: Final = object()
 
@@ -55,8 +60,23 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
             await session.close()
             if transaction.is_active:
                 await transaction.rollback()
-                if not connection.invalidated:  # reading info would reconnect it
+                # Reading info of an invalidated connection would reconnect it.
+                if not connection.invalidated and await _release_advisory_locks(connection):
                     connection.info[_STATE_UNDONE] = True
+
+
+async def _release_advisory_locks(connection: AsyncConnection) -> bool:
+    """Release the session-level advisory locks taken on *connection*; whether it could.
+
+    One query in asyncpg's simple protocol, outside any transaction: a round
+    trip. With another driver nothing is sent, and ``False`` leaves the
+    connection to be recycled.
+    """
+    if connection.dialect.driver != "asyncpg":
+        return False
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.execute(_UNLOCK_ALL)  # type: ignore[union-attr]
+    return True
 
 
 @contextlib.asynccontextmanager

@@ -238,6 +238,65 @@ async def test_after_the_idle_one_was_killed(db_session):
     assert await db_session.scalar(select(func.count()).select_from(Note)) == 0
 """
 
+# The server drops the idle connection while no event loop runs: a fixture that
+# restarts the server, or kills backends, synchronously between two tests.
+_DROPPED_BETWEEN = """
+import asyncio
+import concurrent.futures
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+BACKENDS = []
+
+
+async def _terminate(url, pid):
+    other = create_async_engine(url, poolclass=NullPool)
+    async with other.connect() as connection:
+        killed = text("SELECT pg_terminate_backend(:pid, 5000)")  # waits until it is gone
+        assert await connection.scalar(killed, {"pid": pid})
+    await other.dispose()
+
+
+@pytest.fixture
+def dropped(database_config):
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _terminate(database_config.sqlalchemy_url, BACKENDS[0])).result()
+
+
+@pytest.mark.asyncio
+async def test_uses_a_connection(db_session):
+    BACKENDS.append(await db_session.scalar(text("SELECT pg_backend_pid()")))
+
+
+@pytest.mark.asyncio
+async def test_after_it_was_dropped(dropped, db_session):
+    assert await db_session.scalar(text("SELECT pg_backend_pid()")) != BACKENDS[0]
+"""
+
+# A session-level advisory lock is no transaction's: a rollback keeps it.
+_ADVISORY_LOCK = """
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+@pytest.mark.asyncio
+async def test_takes_a_lock_and_keeps_it(db_session):
+    await db_session.execute(text("SELECT pg_advisory_lock(2024)"))
+
+
+@pytest.mark.asyncio
+async def test_finds_the_lock_free(database_config, connection_manager):
+    other = create_async_engine(database_config.sqlalchemy_url, poolclass=NullPool)
+    async with other.connect() as connection:
+        assert await connection.scalar(text("SELECT pg_try_advisory_lock(2024)"))
+    await other.dispose()
+"""
+
 
 class TestIsolation:
     def test_what_a_test_leaves_does_not_reach_the_next(self, session_loop: InnerSuite) -> None:
@@ -251,6 +310,20 @@ class TestIsolation:
         """A connection the server dropped, in use or idle, leaves the next test working."""
         session_loop.files(conftest=_ONE_CONNECTION, test_broken=_BROKEN)
         session_loop.run().assert_outcomes(passed=5)
+
+    def test_a_connection_dropped_between_two_tests_is_replaced(
+        self, session_loop: InnerSuite
+    ) -> None:
+        """A connection the server dropped while no loop ran (a restart between tests) is pinged."""
+        session_loop.files(conftest=_ONE_CONNECTION, test_dropped=_DROPPED_BETWEEN)
+        session_loop.run().assert_outcomes(passed=2)
+
+    def test_an_advisory_lock_taken_in_db_session_is_released(
+        self, session_loop: InnerSuite
+    ) -> None:
+        """A session-level advisory lock, which a rollback keeps, does not outlive its test."""
+        session_loop.files(conftest=_ONE_CONNECTION, test_locks=_ADVISORY_LOCK)
+        session_loop.run().assert_outcomes(passed=2)
 
 
 _FROM_ASYNC_CODE = """

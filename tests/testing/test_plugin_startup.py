@@ -55,3 +55,12 @@ class TestStartup:
         others = ("-p", "no:pytest_alembic", "-p", "no:schemathesis")
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *others)
         result.assert_outcomes(passed=1)
+
+    def test_a_suite_without_pytest_asyncio_registered_runs(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        """pytest-asyncio installed but not registered (``-p no:asyncio``): the suite still runs."""
+        pytester.makepyfile(test_probe="def test_nothing():\n    pass\n")
+        others = ("-p", "no:pytest_alembic", "-p", "no:schemathesis", "-p", "no:asyncio")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *others)
+        result.assert_outcomes(passed=1)
