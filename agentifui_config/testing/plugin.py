@@ -92,6 +92,8 @@ _LINES: Final = (
 )
 _SHOWN: Final = 5  # tests named in the loop-scope message
 _KEY_WARNING: Final = "GeneratedSecretKeyWarning"
+# The categories a filter may name that take in GeneratedSecretKeyWarning ("" is any).
+_KEY_WARNING_BASES: Final = frozenset({"", "Warning", "UserWarning", "builtins.UserWarning"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,12 +101,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
     Tests load settings with the configuration variables hidden (``clean_env``),
     where development generates a key and warns: ``filterwarnings = error``
-    would fail each of them. Unless the suite's own filters name the category,
-    it is shown as pytest shows warnings; ``-W`` and ``filterwarnings`` marks
-    still decide otherwise.
+    would fail each of them. Only where the suite's own filters would make it
+    an error, and do not name its category, is it shown as pytest shows
+    warnings instead; a suite that ignores it keeps ignoring it, and ``-W``
+    and ``filterwarnings`` marks still decide otherwise.
     """
-    if not any(_KEY_WARNING in line for line in config.getini("filterwarnings")):
+    filters = config.getini("filterwarnings")
+    if _last_action(filters) == "error":
         config.addinivalue_line("filterwarnings", f"default::agentifui_config.{_KEY_WARNING}")
+
+
+def _last_action(filters: list[str]) -> str | None:
+    """The action of the last of *filters* whose category takes in the generated-key warning.
+
+    Later filters take precedence, as pytest applies them in order. A filter
+    naming the warning's own category means the suite has decided: ``None``.
+    Message and module parts are not matched: the warning is a ``UserWarning``
+    from ``agentifui_config.settings``, and a filter that narrows by them is
+    taken to apply.
+    """
+    action = None
+    for line in filters:
+        if _KEY_WARNING in line:
+            return None
+        fields = [part.strip() for part in line.split(":")]
+        category = fields[2] if len(fields) > 2 else ""  # action:message:category:module:lineno
+        if category in _KEY_WARNING_BASES:
+            action = fields[0]
+    return action
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -155,6 +155,17 @@ class TestInnerSuite:
         suite.files(test_generated=_GENERATED_KEY)
         suite.run().assert_outcomes(failed=1)
 
+    def test_a_suite_that_ignores_user_warnings_sees_none(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The plugin's filter does not bring back a warning the suite's own filters ignore."""
+        suite = InnerSuite(pytester, monkeypatch, "postgresql://unused@127.0.0.1:1/postgres")
+        suite.ini("    ignore::UserWarning")
+        suite.files(test_generated=_GENERATED_KEY)
+        result = suite.run()
+        result.assert_outcomes(passed=1)
+        result.stdout.no_fnmatch_line("*GeneratedSecretKeyWarning*")
+
     def test_isolation_in_a_host_suite(
         self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
     ) -> None:
