@@ -32,6 +32,7 @@ __all__ = [
     "file_credentials",
     "password_file",
     "pool_recycle_for",
+    "replica_credentials",
 ]
 
 _LOG = logging.getLogger("agentifui_config")
@@ -107,10 +108,30 @@ def file_credentials(config: DatabaseConfig) -> Credentials | None:
     and for a driver other than asyncpg, whose ``connect()`` takes no callable
     password: it logs in with the password read at start.
     """
-    if config.password_file is None or config.driver.partition("+")[2] != "asyncpg":
+    return _rotated(config, config.password_file, config.password.get_secret_value())
+
+
+def replica_credentials(config: DatabaseConfig, shared: Credentials | None) -> Credentials | None:
+    """What the read replicas of *config* log in with, given the primary's *shared* credentials.
+
+    *shared* unless ``DB_READ_PASSWORD`` (or ``DB_READ_PASSWORD_FILE``) gives the
+    replicas a password of their own: then ``DB_READ_PASSWORD_FILE``'s, read
+    again once it changes as ``DB_PASSWORD_FILE`` is, or ``None``, the
+    password read at start (in each read target's configuration).
+    """
+    if config.read_password is None and config.read_password_file is None:
+        return shared
+    start = config.read_password.get_secret_value() if config.read_password else ""
+    return _rotated(config, config.read_password_file, start, "DB_READ_PASSWORD_FILE")
+
+
+def _rotated(
+    config: DatabaseConfig, path: str | None, last: str, variable: str = "DB_PASSWORD_FILE"
+) -> Credentials | None:
+    """Credentials reading *path* again once it changes, *last* read at start; asyncpg only."""
+    if path is None or config.driver.partition("+")[2] != "asyncpg":
         return None
-    last = config.password.get_secret_value() or None
-    return Credentials(_RotatedFile(Path(config.password_file), last=last).read)
+    return Credentials(_RotatedFile(Path(path), last=last or None, variable=variable).read)
 
 
 # A file changed less than this long ago may change again within the same

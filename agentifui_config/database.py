@@ -20,6 +20,7 @@ from pydantic import (
     ValidationInfo,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from agentifui_config.drivers import checked_driver, installed_async_drivers
@@ -36,10 +37,11 @@ from agentifui_config.url_parsing import (
 from agentifui_config.urls import (
     DB_PREFIX,
     FIELD_VARIABLES,
-    SESSION_ATTRS,
+    checked_read_login,
     compose_url,
     field_for,
     masked_url,
+    read_configs,
     replacement_lines,
     variable_for,
 )
@@ -63,9 +65,6 @@ URL_FIELDS: Final = frozenset(
     {"driver", "username", "password", "host", "port", "database", "options"}
 )
 """The fields a database URL carries; the rest travel as engine and connect options."""
-
-# What reads from a multi-host primary ask for: a standby when one answers.
-_PREFER: Final = "prefer-standby"
 
 
 class SSLMode(enum.StrEnum):
@@ -157,8 +156,19 @@ class DatabaseConfig(BaseModel):
     )
     read_hosts: tuple[str, ...] = Field(
         (),
-        description="Read replicas as host[:port],...; they share the user, password, "
-        "database and settings of the primary.",
+        description="Read replicas as host[:port],...; they share the database and settings "
+        "of the primary, and its user and password unless DB_READ_PASSWORD is set.",
+    )
+    read_username: str | None = Field(
+        None, description="User the replicas log in as, with DB_READ_PASSWORD; unset: DB_USERNAME."
+    )
+    read_password: SecretStr | None = Field(
+        None, description="Password the replicas log in with, in place of the primary's."
+    )
+    read_password_file: str | None = Field(
+        None,
+        description="A file holding DB_READ_PASSWORD, read again once it changes, as "
+        "DB_PASSWORD_FILE is.",
     )
     read_max_lag_seconds: float | None = Field(
         30.0,
@@ -223,13 +233,13 @@ class DatabaseConfig(BaseModel):
     def _check_read_hosts(cls, value: object) -> object:
         return checked_read_hosts(value)
 
-    @field_validator("username", "database")
+    @field_validator("username", "database", "read_username")
     @classmethod
-    def _check_not_blank(cls, value: str) -> str:
+    def _check_not_blank(cls, value: str | None) -> str | None:
         # Stripped like the host: surrounding spaces are an accident of quoting,
         # and a trailing one would not survive the URL (parsers strip it).
-        name = value.strip()
-        if not name:
+        name = None if value is None else value.strip()
+        if name == "":
             raise ValueError("must not be blank")
         return name
 
@@ -247,7 +257,11 @@ class DatabaseConfig(BaseModel):
     def _check_migration_url(cls, value: SecretStr | None, info: ValidationInfo) -> object:
         return checked_migration_url(cls, value, info.data)
 
-    @field_serializer("password", "migration_url")
+    @model_validator(mode="after")
+    def _check_read_login(self) -> Self:
+        return checked_read_login(self)
+
+    @field_serializer("password", "migration_url", "read_password")
     def _dump_password(self, value: SecretStr | None, info: SerializationInfo) -> object:
         if value is None:
             return None
@@ -315,18 +329,11 @@ class DatabaseConfig(BaseModel):
 
         One per :attr:`read_hosts` entry; without any, a multi-host primary is
         read with ``target_session_attrs=prefer-standby`` (a standby when one
-        answers); otherwise none, and reads go to the primary.
+        answers); otherwise none, and reads go to the primary. Each logs in as
+        :attr:`read_username` (else :attr:`username`) with :attr:`read_password`
+        when one (or :attr:`read_password_file`) is given, else as the primary.
         """
-        options = {k: v for k, v in self.options.items() if k != SESSION_ATTRS}
-        if not self.read_hosts:
-            if len(self.hosts) == 1:
-                return ()
-            return (self.model_copy(update={"options": {**options, SESSION_ATTRS: _PREFER}}),)
-        update: dict[str, Any] = {"read_hosts": (), "options": options}
-        return tuple(
-            self.model_copy(update={**update, "host": host, "port": port or self.port})
-            for host, port in parse_host_ports(self.read_hosts)
-        )
+        return read_configs(self)
 
     @property
     def migration_config(self) -> Self | None:

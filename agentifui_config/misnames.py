@@ -29,9 +29,10 @@ _COMMON_MISNAMES: Final[Mapping[str, str]] = {
 _GENERIC_NAMES: Final = frozenset({"DB", "DATABASE"})
 
 # Optional stand-ins for other variables: unset as a rule, so a near miss of one (a CI's
-# TEST_DATABASE_URL, Rails' SECRET_KEY_BASE) is only a hint; the rules catch a lost value.
+# TEST_DATABASE_URL, Rails' SECRET_KEY_BASE, REDIS_PASSWORD for the replicas' DB_READ_PASSWORD)
+# is only a hint; the rules catch a lost value.
 _ALTERNATIVES: Final = frozenset(
-    {"DATABASE_URL", *(name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES)}
+    {"DATABASE_URL", "DB_READ_PASSWORD", *(name + FILE_SUFFIX for name in SECRET_FILE_VARIABLES)}
 )
 
 

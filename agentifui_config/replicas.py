@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event, text
 
+from agentifui_config.credentials import Credentials, replica_credentials
 from agentifui_config.engine import create_engine_for
 from agentifui_config.health import HealthStatus
 from agentifui_config.probing import within
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, ExceptionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from agentifui_config.credentials import Credentials
     from agentifui_config.database import DatabaseConfig
 
 __all__ = ["ReadRouter", "TargetHealth"]
@@ -129,7 +129,8 @@ class ReadRouter:
         primary: The primary's engine, read with read-only transactions as the fallback.
         scrub: Removes secrets from an error message before it is kept.
         credentials: The primary's password provider, if any: the replicas
-            share the primary's credentials, so they log in with it too.
+            share the primary's credentials, so they log in with it too, unless
+            ``DB_READ_PASSWORD`` gives them their own.
     """
 
     def __init__(
@@ -142,9 +143,8 @@ class ReadRouter:
         self._config = config
         self._primary = primary.execution_options(**_READONLY)
         self._scrub = scrub
-        self._targets = [
-            _target(n, cfg, credentials) for n, cfg in enumerate(config.read_targets, 1)
-        ]
+        own = replica_credentials(config, credentials)
+        self._targets = [_target(n, cfg, own) for n, cfg in enumerate(config.read_targets, 1)]
         for target in self._targets:
             event.listen(target.engine.sync_engine, "handle_error", self._on_error(target))
         self._turn = itertools.count()

@@ -45,7 +45,13 @@ gives a :class:`~agentifui_config.DatabaseConfig`'s password and secret options
 in clear, to hand the configuration to another process; without it they are masked.
 """
 
-SECRET_VARIABLES: Final = ("DB_PASSWORD", "SECRET_KEY", "DATABASE_URL", "MIGRATION_DATABASE_URL")
+SECRET_VARIABLES: Final = (
+    "DB_PASSWORD",
+    "DB_READ_PASSWORD",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
+)
 """The variables whose whole value is a secret; each may also be given as ``<VAR>_FILE``."""
 
 HIDDEN_VARIABLES: Final = frozenset({*SECRET_VARIABLES, "DB_OPTIONS"})
@@ -140,12 +146,18 @@ def url_secrets(url: str) -> list[str]:
 
 
 def config_secrets(config: DatabaseConfig | None) -> list[str]:
-    """The secret values of a database configuration: password, secret options, migration URL's."""
+    """The secret values of a database configuration: passwords, secret options, migration URL's."""
     if config is None:
         return []
     options = [value for key, value in config.options.items() if is_secret_name(key)]
     url = config.migration_url.get_secret_value() if config.migration_url else ""
-    return [config.password.get_secret_value(), *options, *(url_secrets(url) if url else [])]
+    reads = [config.read_password.get_secret_value()] if config.read_password else []
+    return [
+        config.password.get_secret_value(),
+        *reads,
+        *options,
+        *(url_secrets(url) if url else []),
+    ]
 
 
 def settings_secrets(settings: EnvironmentSettings | None) -> list[str]:

@@ -30,9 +30,10 @@ from agentifui_config.settings import variable_names
 SECRET_KEY: Final = "Sk-cli-4f9a2b7c1d8e3f6a0b5c9d2e7f1a4b8c"
 PASSWORD: Final = "Pw-cli-7e3d9c1b"
 # What show lists: every variable the settings read but the secret files, except
-# DB_PASSWORD_FILE, which is a setting too (the file read again once rotated).
+# DB_PASSWORD_FILE and DB_READ_PASSWORD_FILE, settings too (the files read again once rotated).
+_ROTATED: Final = ("DB_PASSWORD_FILE", "DB_READ_PASSWORD_FILE")
 _SHOWN: Final = [
-    name for name in variable_names() if not name.endswith("_FILE") or name == "DB_PASSWORD_FILE"
+    name for name in variable_names() if not name.endswith("_FILE") or name in _ROTATED
 ]
 _EXAMPLE: Final = re.compile(r"# (?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)")
 _ANSI: Final = "\x1b["

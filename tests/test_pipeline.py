@@ -183,8 +183,8 @@ def test_warnings_are_logged_not_raised(
     assert settings.secret_key_generated
     logged = [r.getMessage() for r in caplog.records]
     assert [m for m in logged if m.startswith("REDIS_PASSWORD: ")] == [
-        "REDIS_PASSWORD: is not a variable agentifui-config reads - did you mean DB_PASSWORD? "
-        "(warning)"
+        "REDIS_PASSWORD: is not a variable agentifui-config reads - did you mean "
+        "DB_READ_PASSWORD? (warning)"
     ]
     assert not any(m.startswith("SECRET_KEY: ") for m in logged)
     assert all(f.severity is Severity.WARNING for f in EnvironmentSettings.inspect().findings)

@@ -1,11 +1,11 @@
 """No secret given through any secret variable or option shows anywhere the library writes.
 
 A property over random secrets: ``DB_PASSWORD``, ``SECRET_KEY``, the password and
-options of ``DATABASE_URL``, the password of ``MIGRATION_DATABASE_URL`` and a secret
-option in ``DB_OPTIONS``, each a long random token no other text can hold by
-chance. None of them, as written or as a URL or JSON escapes it, may appear in
-a repr, a str, a dump, an error with its traceback and chained causes, a log
-line, a health payload or the CLI's output.
+options of ``DATABASE_URL``, the password of ``MIGRATION_DATABASE_URL``, the replicas'
+``DB_READ_PASSWORD`` and a secret option in ``DB_OPTIONS``, each a long random
+token no other text can hold by chance. None of them, as written or as a URL or
+JSON escapes it, may appear in a repr, a str, a dump, an error with its
+traceback and chained causes, a log line, a health payload or the CLI's output.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class _Secrets:
     option_name: str
     option: str
     migration_password: str
+    read_password: str
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -78,6 +79,7 @@ class _Secrets:
             self.url_option,
             self.option,
             self.migration_password,
+            self.read_password,
         )
 
     def url(self, scheme: str = "postgresql") -> str:
@@ -103,6 +105,9 @@ class _Secrets:
             "SECRET_KEY": self.key,
             "DATABASE_URL": self.url(),
             "MIGRATION_DATABASE_URL": self.migration_url(),
+            "DB_READ_HOSTS": "replica.internal",
+            "DB_READ_USERNAME": "reader",
+            "DB_READ_PASSWORD": self.read_password,
             "CORS_ORIGINS": "https://app.example.com",
             **extra,
         }
@@ -131,6 +136,7 @@ _secrets: Final = st.builds(
     option_name=st.sampled_from(_OPTION_NAMES),
     option=_token("Lo", 24),
     migration_password=_token("Lm", 24),
+    read_password=_token("Lr", 24),
 )
 
 

@@ -170,11 +170,14 @@ class TestSecretFiles:
                 patched.setenv(name, given)
                 loads.append(load_settings().model_dump())
         by_variable, by_file = loads
-        # DB_PASSWORD_FILE is a setting of its own as well: the file read again once rotated.
-        assert by_file["database"].pop("password_file") == (
-            str(path) if variable == "DB_PASSWORD" else None
-        )
-        by_variable["database"].pop("password_file")
+        # DB_PASSWORD_FILE and DB_READ_PASSWORD_FILE are settings of their own as well:
+        # the files read again once rotated.
+        for secret, field in (
+            ("DB_PASSWORD", "password_file"),
+            ("DB_READ_PASSWORD", "read_password_file"),
+        ):
+            assert by_file["database"].pop(field) == (str(path) if variable == secret else None)
+            by_variable["database"].pop(field)
         assert by_file == by_variable
         assert by_file != load_settings().model_dump()
 
