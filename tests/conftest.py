@@ -23,10 +23,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+from replication_support import running
 
 from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
+    from replication_support import Cluster
+
     from agentifui_config import DatabaseConfig
     from agentifui_config.testing.postgres import PostgresServer
 
@@ -53,3 +56,12 @@ def fresh_database(postgres_server: PostgresServer) -> Iterator[DatabaseConfig]:
     """An empty database of the test's own, for tests that migrate or must start from nothing."""
     with temporary_database(postgres_server) as config:
         yield config
+
+
+@pytest.fixture(scope="session")
+def replication() -> Iterator[Cluster]:
+    """A primary with two streaming standbys, started once for every replica test of the run.
+
+    A test that adds, stops or pauses a standby puts the cluster back as it found it.
+    """
+    yield from running(standbys=2)

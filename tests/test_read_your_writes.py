@@ -1,19 +1,18 @@
 """Tests for read-your-writes keyed by the caller: ``DB_READ_YOUR_WRITES_SECONDS``.
 
-They run against a primary and two streaming standbys the module starts itself
-(see ``replication_support``).
+They run against the primary and two streaming standbys the suite starts once
+(the ``replication`` fixture of ``conftest``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from connection_support import managed
 from fastapi import FastAPI, Request
-from replication_support import Cluster, read_from, replicas_config, running
+from replication_support import Cluster, read_from, replicas_config
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, load_settings
@@ -27,12 +26,6 @@ from agentifui_config.fastapi import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture(scope="module")
-def replication() -> Iterator[Cluster]:
-    """A primary with two streaming standbys, for the module."""
-    yield from running(standbys=2)
 
 
 async def _commit_as(manager: ConnectionManager, key: str) -> None:

@@ -1,13 +1,13 @@
 """Tests for read replicas: routing, read-only sessions, read-your-writes, health and lag.
 
 They run against a primary and two streaming standbys the suite starts itself
-(see ``replication_support``), once for the whole session.
+(the ``replication`` fixture of ``conftest``), once for the whole session.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,7 +17,7 @@ import sqlalchemy.exc
 from connection_support import managed, proxy_to
 from fastapi import FastAPI
 from pgbouncer_support import password_checking_pgbouncer
-from replication_support import Cluster, read_from, replicas_config, running
+from replication_support import Cluster, read_from, replicas_config
 from sqlalchemy import text
 
 from agentifui_config import ConnectionManager, HealthStatus
@@ -32,12 +32,6 @@ from agentifui_config.fastapi import (
 from agentifui_config.replicas import TargetHealth
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture(scope="session")
-def replication() -> Iterator[Cluster]:
-    """A primary with two streaming standbys, for the whole test session."""
-    yield from running(standbys=2)
 
 
 async def _health(
