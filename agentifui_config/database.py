@@ -27,6 +27,7 @@ from agentifui_config.drivers import checked_driver, installed_async_drivers
 from agentifui_config.errors import ConfigurationError, findings_from_errors
 from agentifui_config.hosts import checked_host, checked_read_hosts, refuse_service_link
 from agentifui_config.migration_url import checked_migration_url, direct_config
+from agentifui_config.read_targets import checked_read_login, read_configs
 from agentifui_config.secrecy import HIDDEN_VARIABLES, REVEAL_SECRETS, is_secret_name, mask
 from agentifui_config.url_parsing import (
     DEFAULT_DRIVER,
@@ -37,11 +38,9 @@ from agentifui_config.url_parsing import (
 from agentifui_config.urls import (
     DB_PREFIX,
     FIELD_VARIABLES,
-    checked_read_login,
     compose_url,
     field_for,
     masked_url,
-    read_configs,
     replacement_lines,
     variable_for,
 )

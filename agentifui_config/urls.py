@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, quote_plus
 
-from pydantic import SecretStr
-
-from agentifui_config.errors import ConfigurationError
 from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
 from agentifui_config.secrecy import MASK, is_secret_name, mask
-from agentifui_config.url_parsing import parse_database_url, parse_host_ports
+from agentifui_config.url_parsing import parse_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -28,11 +25,9 @@ __all__ = [
     "DB_PREFIX",
     "FIELD_VARIABLES",
     "SESSION_ATTRS",
-    "checked_read_login",
     "compose_url",
     "field_for",
     "masked_url",
-    "read_configs",
     "replacement_lines",
     "variable_for",
 ]
@@ -45,16 +40,6 @@ SESSION_ATTRS: Final = "target_session_attrs"
 
 FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
 """The fields read from a variable of their own name rather than ``DB_<FIELD>``."""
-
-# What reads from a multi-host primary ask for: a standby when one answers.
-_PREFER: Final = "prefer-standby"
-
-# The fields of a read target's own login, cleared on the target itself.
-_READ_LOGIN: Final[Mapping[str, None]] = dict.fromkeys(
-    ("read_username", "read_password", "read_password_file")
-)
-
-_C = TypeVar("_C", bound="DatabaseConfig")
 
 # FIELD_VARIABLES read the other way: the field each own-named variable fills.
 _VARIABLE_FIELDS: Final[Mapping[str, str]] = {name: f for f, name in FIELD_VARIABLES.items()}
@@ -142,47 +127,3 @@ def _env_value(name: str, value: object, show_password: bool) -> str:
         hidden = {k: mask(v) for k, v in value.items() if is_secret_name(k)}
         return json.dumps(value if show_password else {**value, **hidden})
     return str(value)
-
-
-def read_configs(config: DatabaseConfig) -> tuple[DatabaseConfig, ...]:
-    """The configurations reads are routed to, in rotation order: see ``read_targets``.
-
-    One per ``read_hosts`` entry, or one ``prefer-standby`` target for a
-    multi-host primary without any; each logs in as ``read_username`` with
-    ``read_password`` (and its file) when a read password is given, else as the primary.
-    """
-    options = {k: v for k, v in config.options.items() if k != SESSION_ATTRS}
-    update: dict[str, Any] = {"read_hosts": (), "options": options, **_READ_LOGIN}
-    if config.read_password is not None or config.read_password_file is not None:
-        update["username"] = config.read_username or config.username
-        update["password"] = config.read_password or SecretStr("")
-        update["password_file"] = config.read_password_file
-    if not config.read_hosts:
-        if len(config.hosts) == 1:
-            return ()
-        return (
-            config.model_copy(update={**update, "options": {**options, SESSION_ATTRS: _PREFER}}),
-        )
-    return tuple(
-        config.model_copy(update={**update, "host": host, "port": port or config.port})
-        for host, port in parse_host_ports(config.read_hosts)
-    )
-
-
-def checked_read_login(config: _C) -> _C:
-    """*config*, unless it names a read user without a read password.
-
-    Raises:
-        ConfigurationError: ``DB_READ_USERNAME`` is set without ``DB_READ_PASSWORD``.
-    """
-    if config.read_username is None or config.read_password is not None:
-        return config
-    if config.read_password_file is not None:
-        return config
-    raise ConfigurationError(
-        "is set without DB_READ_PASSWORD; the replicas would log in as that user "
-        "with the primary's password",
-        variable="DB_READ_USERNAME",
-        remedy="set DB_READ_PASSWORD (or DB_READ_PASSWORD_FILE) to that user's password, "
-        "or unset DB_READ_USERNAME to read as DB_USERNAME",
-    )
