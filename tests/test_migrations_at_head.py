@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from migrations_support import SAMPLE, branched_config, connected, runs, sent_statements
+from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.pool import Pool
 
@@ -26,9 +27,11 @@ from agentifui_config.migrations import (
     script_directory,
     upgrade,
 )
+from agentifui_config.testing.postgres import temporary_database
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
+    from agentifui_config.testing.postgres import PostgresServer
 
 _LOCK = text("SELECT pg_advisory_lock(:key)")
 _VERSION_READ = "SELECT version_num FROM alembic_version"
@@ -103,6 +106,23 @@ class TestAtHead:
         finally:
             await manager.dispose()
         assert opened == []
+
+    async def test_manager_with_a_direct_target_reads_the_target(
+        self, fresh_database: DatabaseConfig, postgres_server: PostgresServer
+    ) -> None:
+        """A manager whose migrations go elsewhere asks the migration database, not its pool's."""
+        await upgrade(fresh_database, SAMPLE)  # the pool's database is at head
+        with temporary_database(postgres_server) as target:
+            config = fresh_database.model_copy(
+                update={"migration_url": SecretStr(target.sqlalchemy_url.render_as_string(False))}
+            )
+            manager = ConnectionManager()
+            await manager.initialize(config)
+            try:
+                await upgrade(manager, SAMPLE)
+            finally:
+                await manager.dispose()
+            assert await runs(target) == ["a1", "b2", "c3"]
 
     async def test_several_heads_at_heads_take_no_lock(
         self, fresh_database: DatabaseConfig
