@@ -20,9 +20,11 @@ import nox
 
 nox.needs_version = ">=2024.4.15"
 nox.options.sessions = ["lint", "typecheck", "tests"]
-# virtualenv comes with nox, and unlike venv it works on a Debian python3 without
-# python3-venv; `--default-venv-backend uv` still picks uv where it is installed.
-nox.options.default_venv_backend = "virtualenv"
+# uv where it is installed (`pip install 'nox[uv]'`, as the README says): it builds a
+# session's virtualenv in seconds where pip takes most of a minute. Otherwise
+# virtualenv, which comes with nox and, unlike venv, works on a Debian python3
+# without python3-venv.
+nox.options.default_venv_backend = "uv|virtualenv"
 # A tool missing from the session's virtualenv must fail, not fall back to a global copy.
 nox.options.error_on_external_run = True
 # The sessions over every supported Python run on those installed and skip the others.
@@ -104,8 +106,20 @@ def _run_tests(session: nox.Session) -> None:
     session.install("-e", _DEVELOP)
     session.run("coverage", "erase")
     # Hypothesis's "ci" profile (tests/conftest.py): derandomised, no example database.
+    # One worker per core (pytest-xdist), each with its own throwaway server when the
+    # suite starts one; `-- -n 0` runs in one process. Work stealing evens out the
+    # few long tests.
     session.run(
-        "coverage", "run", "-m", "pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"}
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        "--dist",
+        "worksteal",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "ci"},
     )
     session.run("coverage", "combine", "--quiet")
     if session.posargs:
