@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs lint, typecheck and tests; ``nox -s demo`` tours an example.
+"""Development sessions: ``nox`` runs lint, typecheck and coverage; ``nox --list`` shows the rest.
 
 Each session builds its own virtualenv under ``.nox/`` from the interpreter that
 runs nox (``--force-python 3.12`` picks another), so a fresh checkout needs
@@ -19,7 +19,7 @@ from pathlib import Path
 import nox
 
 nox.needs_version = ">=2024.4.15"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "coverage"]
 # uv where it is installed (`pip install 'nox[uv]'`, as the README says): it builds a
 # session's virtualenv in seconds where pip takes most of a minute. Otherwise
 # virtualenv, which comes with nox and, unlike venv, works on a Debian python3
@@ -36,6 +36,13 @@ _PYTHONS = ["3.11", "3.12", "3.13"]
 _DEVELOP = ".[all,dev]"
 
 _PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+# One worker per core (pytest-xdist), each starting its own throwaway server when the
+# suite starts one; `-- -n 0` runs in one process. Work stealing evens out the few
+# long tests.
+_PYTEST_ARGS = ("-n", "auto", "--dist", "worksteal")
+# Hypothesis's "ci" profile (tests/conftest.py): derandomised, no example database.
+_TEST_ENV = {"HYPOTHESIS_PROFILE": "ci"}
 
 # What the demo's service reads besides its database, which the demo provides
 # itself (a throwaway PostgreSQL): a plausible development configuration.
@@ -85,13 +92,12 @@ def _dev_requirements(*names: str) -> list[str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite under branch coverage; ``nox -s tests -- ARGS`` passes ARGS to pytest.
+    """Run the test suite on every core; ``nox -s tests -- ARGS`` passes ARGS to pytest.
 
-    Without PostgreSQL on the machine the suite starts its own throwaway server
-    (the ``embedded`` extra, or the machine's PostgreSQL binaries);
-    ``AGENTIFUI_TEST_DATABASE_URL`` points it at an existing one instead. The
-    coverage threshold (``fail_under`` in ``pyproject.toml``) binds full runs
-    only: arguments may select a subset.
+    Without PostgreSQL on the machine each worker starts its own throwaway
+    server (the ``embedded`` extra, or the machine's PostgreSQL binaries);
+    ``AGENTIFUI_TEST_DATABASE_URL`` points the suite at an existing one instead.
+    ``nox -s coverage`` runs the same suite under branch coverage.
     """
     _run_tests(session)
 
@@ -104,23 +110,20 @@ def tests_all_pythons(session: nox.Session) -> None:
 
 def _run_tests(session: nox.Session) -> None:
     session.install("-e", _DEVELOP)
+    session.run("pytest", *_PYTEST_ARGS, *session.posargs, env=_TEST_ENV)
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Run the test suite under branch coverage and hold it to ``fail_under`` in pyproject.toml.
+
+    Every process is measured: the test workers, and the CLI and migration
+    processes the tests start (``patch = ["subprocess"]``). The threshold binds
+    full runs only: arguments (``nox -s coverage -- ARGS``) may select a subset.
+    """
+    session.install("-e", _DEVELOP)
     session.run("coverage", "erase")
-    # Hypothesis's "ci" profile (tests/conftest.py): derandomised, no example database.
-    # One worker per core (pytest-xdist), each with its own throwaway server when the
-    # suite starts one; `-- -n 0` runs in one process. Work stealing evens out the
-    # few long tests.
-    session.run(
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
-        "-n",
-        "auto",
-        "--dist",
-        "worksteal",
-        *session.posargs,
-        env={"HYPOTHESIS_PROFILE": "ci"},
-    )
+    session.run("coverage", "run", "-m", "pytest", *_PYTEST_ARGS, *session.posargs, env=_TEST_ENV)
     session.run("coverage", "combine", "--quiet")
     if session.posargs:
         session.log("pytest was given arguments: coverage is reported, not held to its threshold")
