@@ -127,10 +127,15 @@ async def _end(connection: AsyncConnection, session: AsyncSession) -> None:
         await connection.rollback()
     await session.close()
     # Reading info of an invalidated connection would reconnect it.
-    if not connection.invalidated:
-        raw = await connection.get_raw_connection()
+    if connection.invalidated:
+        return
+    raw = await connection.get_raw_connection()
+    try:
         await raw.driver_connection.execute(_END)  # type: ignore[union-attr]
-        connection.info[_STATE_UNDONE] = True
+    except Exception as error:
+        await connection.invalidate(error)  # dropped under the test: the pool connects anew
+        raise
+    connection.info[_STATE_UNDONE] = True
 
 
 @contextlib.asynccontextmanager
