@@ -7,9 +7,11 @@ and shields the clean-up from cancellation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
     from types import TracebackType
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
     from agentifui_config.connection import ConnectionManager
 
-__all__ = ["SessionScope", "release"]
+__all__ = ["SessionScope", "release", "settle"]
 
 
 class SessionScope:
@@ -80,3 +82,24 @@ async def release(session: AsyncSession, *, rollback: bool) -> None:
             await session.rollback()
     finally:
         await session.close()
+
+
+async def settle(cleanup: Coroutine[Any, Any, None], outcome: asyncio.Future[None]) -> None:
+    """Await *cleanup*, then give its result or error to *outcome*, unless nobody waits any more.
+
+    An error handed on is the waiter's to raise, so the task running this ends
+    cleanly; one nobody waits for is dropped, as ``asyncio.shield()`` drops it.
+    """
+    try:
+        await cleanup
+    except asyncio.CancelledError:
+        outcome.cancel()
+        raise
+    except BaseException as error:
+        if not outcome.done():
+            outcome.set_exception(error)
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the loop's to stop on
+    else:
+        if not outcome.done():
+            outcome.set_result(None)
