@@ -62,7 +62,11 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
     """
     options = {"expire_on_commit": False, **options}
     fast = engine.dialect.driver == "asyncpg"
-    connection = await (_begun(engine) if fast else engine.connect())
+    driver: Any = None
+    if fast:
+        connection, driver = await _begun(engine)
+    else:
+        connection = await engine.connect()
     try:
         transaction = await connection.begin()
         session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", **options)
@@ -70,7 +74,7 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
             yield session
         finally:
             if fast:
-                await _end(connection, session)
+                await _end(connection, driver, session)
             else:
                 await session.close()
                 if transaction.is_active:
@@ -79,8 +83,8 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
         await connection.close()
 
 
-async def _begun(engine: AsyncEngine) -> AsyncConnection:
-    """A connection of *engine* whose server-side transaction a ``BEGIN`` has opened.
+async def _begun(engine: AsyncEngine) -> tuple[AsyncConnection, Any]:
+    """A connection of *engine* whose transaction a ``BEGIN`` has opened, and its driver's.
 
     SQLAlchemy sees the connection in autocommit, so it sends no ``BEGIN`` or
     ``ROLLBACK`` of its own; savepoints it sends as usual, inside this
@@ -91,32 +95,30 @@ async def _begun(engine: AsyncEngine) -> AsyncConnection:
     with skipping_ping():
         connection = await engine.connect()
     try:
-        await _open_transaction(connection)
+        return connection, await _open_transaction(connection)
     except Exception as error:
         await connection.invalidate(error)
         await connection.close()
     except BaseException:
         await connection.close()
         raise
-    else:
-        return connection
     connection = await engine.connect()
     try:
-        await _open_transaction(connection)
+        return connection, await _open_transaction(connection)
     except BaseException:
         await connection.close()
         raise
-    return connection
 
 
-async def _open_transaction(connection: AsyncConnection) -> None:
-    """Put *connection* in autocommit for SQLAlchemy and begin a transaction on the server."""
+async def _open_transaction(connection: AsyncConnection) -> Any:
+    """Put *connection* in autocommit for SQLAlchemy, begin on the server; return the driver's."""
     await connection.execution_options(isolation_level="AUTOCOMMIT")
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.execute(_BEGIN)  # type: ignore[union-attr]
+    driver = (await connection.get_raw_connection()).driver_connection
+    await driver.execute(_BEGIN)  # type: ignore[union-attr]
+    return driver
 
 
-async def _end(connection: AsyncConnection, session: AsyncSession) -> None:
+async def _end(connection: AsyncConnection, driver: Any, session: AsyncSession) -> None:
     """Roll the server's transaction back and release the advisory locks, in one round trip.
 
     SQLAlchemy's own rollback comes first: in autocommit it sends nothing, and
@@ -126,12 +128,12 @@ async def _end(connection: AsyncConnection, session: AsyncSession) -> None:
     if connection.in_transaction():
         await connection.rollback()
     await session.close()
-    # Reading info of an invalidated connection would reconnect it.
+    # Reading info of an invalidated connection would reconnect it. One still valid
+    # is on the driver connection it began on: it cannot reconnect in a transaction.
     if connection.invalidated:
         return
-    raw = await connection.get_raw_connection()
     try:
-        await raw.driver_connection.execute(_END)  # type: ignore[union-attr]
+        await driver.execute(_END)
     except Exception as error:
         await connection.invalidate(error)  # dropped under the test: the pool connects anew
         raise
