@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from sqlalchemy.pool import NullPool
@@ -30,6 +29,7 @@ from agentifui_config.probing import HealthCheck
 from agentifui_config.read_sessions import ReadSessions
 from agentifui_config.reports import ManagerReports, pool_count
 from agentifui_config.secrecy import scrub_config
+from agentifui_config.session_scopes import SessionScope, release, settle
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import (
@@ -240,7 +240,7 @@ class ConnectionManager(ReadSessions, ManagerReports):
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        async with _SessionScope(self) as session:
+        async with SessionScope(self) as session:
             yield session
 
     def session(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
@@ -249,11 +249,15 @@ class ConnectionManager(ReadSessions, ManagerReports):
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        return _SessionScope(self)
+        return SessionScope(self)
+
+    def _committed(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """As :meth:`session`, committing on a clean exit: commit and close in one step."""
+        return SessionScope(self, commit=True)
 
     def _lent(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
         """Lend *session* (a read session, say) as :meth:`session` lends its own."""
-        return _SessionScope(self, session)
+        return SessionScope(self, session)
 
     def _open_session(self, session: AsyncSession | None = None) -> AsyncSession:
         session = self.session_factory() if session is None else session
@@ -273,8 +277,10 @@ class ConnectionManager(ReadSessions, ManagerReports):
             # closing does no I/O, so it cannot be interrupted and needs no shield.
             await session.close()
             return
-        release = _release(session, rollback=failed)
-        await self._shielded(self._quietly(release) if failed else release)
+        if failed:
+            await self._shielded(self._quietly(release(session, rollback=True)))
+        else:
+            await self._shielded(session.close())
 
     async def _quietly(self, release: Coroutine[Any, Any, None]) -> None:
         """Run *release* after the session's code raised, logging rather than raising.
@@ -292,11 +298,18 @@ class ConnectionManager(ReadSessions, ManagerReports):
             )
 
     async def _shielded(self, cleanup: Coroutine[Any, Any, None]) -> None:
-        """Run *cleanup* to completion even if the calling task is cancelled meanwhile."""
-        task = asyncio.ensure_future(cleanup)
+        """Run *cleanup* to completion even if the calling task is cancelled meanwhile.
+
+        It runs in a task of its own, which hands its outcome to the caller as
+        its last step: the caller resumes one loop iteration sooner than
+        through ``asyncio.shield()``, which relays it from a done callback. A
+        cancelled caller stops waiting at once; the clean-up goes on.
+        """
+        outcome = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(settle(cleanup, outcome))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
-        await asyncio.shield(task)
+        await outcome
 
     def _scrub(self, message: str) -> str:
         return scrub_config(message, self._config)
@@ -350,39 +363,6 @@ class ConnectionManager(ReadSessions, ManagerReports):
                 extra={"event_name": "idle_connections_cut_at_dispose"},
             )
         await closing
-
-
-class _SessionScope:
-    """``async with manager.session()``: a plain object, no generator built per session."""
-
-    __slots__ = ("_given", "_manager", "_session")
-
-    def __init__(self, manager: ConnectionManager, session: AsyncSession | None = None) -> None:
-        self._manager = manager
-        self._given = session
-        self._session: AsyncSession | None = None
-
-    async def __aenter__(self) -> AsyncSession:
-        self._session = self._manager._open_session(self._given)
-        return self._session
-
-    async def __aexit__(
-        self,
-        error_type: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await self._manager._close_session(session, error_type)
-
-
-async def _release(session: AsyncSession, *, rollback: bool) -> None:
-    try:
-        if rollback:
-            await session.rollback()
-    finally:
-        await session.close()
 
 
 async def _drain(pool: Pool, deadline: float) -> None:

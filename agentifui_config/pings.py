@@ -10,10 +10,17 @@ behind PgBouncer too (not an empty query: asyncpg fails on the empty answer).
 A dead connection fails it just the same, and its error is translated by the
 dialect's own adapter, so the pool still recognises a disconnect, discards the
 connection and connects anew.
+
+A caller that proves a connection alive with its own first round trip (the
+test fixtures' ``BEGIN``) checks it out inside :func:`skipping_ping`, which
+spares it the ping.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 try:  # SQLAlchemy 2.1 and later
@@ -24,9 +31,28 @@ except ImportError:  # pragma: no cover - SQLAlchemy 2.0
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["ping_in_one_round_trip"]
+__all__ = ["ping_in_one_round_trip", "skipping_ping"]
 
 _PING: Final = "SELECT 1"
+# Set while a caller checks out a connection it proves alive itself. SQLAlchemy runs
+# the checkout in a greenlet that shares the task's context, so the ping sees it.
+_SKIPPED: ContextVar[bool] = ContextVar("agentifui_config_ping_skipped", default=False)
+
+
+@contextlib.contextmanager
+def skipping_ping() -> Iterator[None]:
+    """Check connections out without the pre-ping, in this task, inside the block.
+
+    For a caller whose first statement on the connection is a round trip that
+    fails as the ping would: it must then invalidate the connection itself and
+    check out another. Only the one-round-trip ping of
+    :func:`ping_in_one_round_trip` is skipped; other drivers keep pinging.
+    """
+    token = _SKIPPED.set(True)
+    try:
+        yield
+    finally:
+        _SKIPPED.reset(token)
 
 
 def ping_in_one_round_trip(engine: AsyncEngine) -> None:
@@ -40,6 +66,8 @@ def ping_in_one_round_trip(engine: AsyncEngine) -> None:
         return
 
     def do_ping(dbapi_connection: Any) -> bool:
+        if _SKIPPED.get():
+            return True
         try:
             _await(dbapi_connection.driver_connection.execute(_PING))
         except Exception as error:

@@ -108,10 +108,8 @@ async def get_transactional_session(manager: ConnectionManagerDep) -> AsyncItera
         ManagerStateError: The lifespan has not run, or has shut the pool down.
         sqlalchemy.exc.SQLAlchemyError: The commit failed (the changes are rolled back).
     """
-    async with manager.session() as session:
+    async with manager._committed() as session:
         yield session
-        if session.in_transaction():
-            await session.commit()
 
 
 async def get_read_session(manager: ConnectionManagerDep) -> AsyncIterator[AsyncSession]:

@@ -25,7 +25,9 @@ connections are looked at after it:
 The pre-ping is the engine's own, one round trip (:mod:`agentifui_config.pings`),
 at every checkout: a server restarted or a backend terminated between two tests,
 while no event loop ran and so before the driver could see its connection
-closed, is found by it all the same.
+closed, is found by it all the same. ``db_session`` skips it: the ``BEGIN`` of
+its outer transaction is its first round trip, and when that fails the
+connection is invalidated and another one checked out, with the ping.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
+from agentifui_config.pings import skipping_ping
+
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
@@ -30,8 +32,11 @@ __all__ = ["client_for", "rolled_back_session"]
 # to the next test as it is.
 _STATE_UNDONE: Final = "agentifui_config.state_undone"
 
-# Session-level advisory locks are no transaction's: the rollback keeps them.
+# Session-level advisory locks are no transaction's: the rollback keeps them. With
+# asyncpg, the outer transaction ends in one simple-protocol round trip with them.
 _UNLOCK_ALL: Final = "SELECT pg_advisory_unlock_all()"
+_BEGIN: Final = "BEGIN"
+_END: Final = f"ROLLBACK; {_UNLOCK_ALL}"
 
 _UNSET: Final = object()
 
@@ -39,6 +44,11 @@ _UNSET: Final = object()
 @contextlib.asynccontextmanager
 async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncIterator[AsyncSession]:
     """Yield a session on one connection of *engine*, whose changes are all undone on exit.
+
+    With asyncpg the outer transaction costs two round trips: its ``BEGIN``,
+    which also proves the connection alive in place of the pool's pre-ping (a
+    dead one is replaced, once, by one the pool pings), and one ``ROLLBACK``
+    that releases the session-level advisory locks with it.
 
     Args:
         engine: The engine to borrow the connection from (``manager.engine``).
@@ -51,32 +61,83 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
         ...     await session.commit()  # releases a savepoint; nothing survives the block
     """
     options = {"expire_on_commit": False, **options}
-    async with engine.connect() as connection:
+    fast = engine.dialect.driver == "asyncpg"
+    driver: Any = None
+    if fast:
+        connection, driver = await _begun(engine)
+    else:
+        connection = await engine.connect()
+    try:
         transaction = await connection.begin()
         session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", **options)
         try:
             yield session
         finally:
-            await session.close()
-            if transaction.is_active:
-                await transaction.rollback()
-                # Reading info of an invalidated connection would reconnect it.
-                if not connection.invalidated and await _release_advisory_locks(connection):
-                    connection.info[_STATE_UNDONE] = True
+            if fast:
+                await _end(connection, driver, session)
+            else:
+                await session.close()
+                if transaction.is_active:
+                    await transaction.rollback()
+    finally:
+        await connection.close()
 
 
-async def _release_advisory_locks(connection: AsyncConnection) -> bool:
-    """Release the session-level advisory locks taken on *connection*; whether it could.
+async def _begun(engine: AsyncEngine) -> tuple[AsyncConnection, Any]:
+    """A connection of *engine* whose transaction a ``BEGIN`` has opened, and its driver's.
 
-    One query in asyncpg's simple protocol, outside any transaction: a round
-    trip. With another driver nothing is sent, and ``False`` leaves the
-    connection to be recycled.
+    SQLAlchemy sees the connection in autocommit, so it sends no ``BEGIN`` or
+    ``ROLLBACK`` of its own; savepoints it sends as usual, inside this
+    transaction. The ``BEGIN`` is the connection's first round trip: when it
+    fails, the connection is invalidated and another one checked out, this
+    time with the pool's pre-ping, which finds and replaces any other dead one.
     """
-    if connection.dialect.driver != "asyncpg":
-        return False
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.execute(_UNLOCK_ALL)  # type: ignore[union-attr]
-    return True
+    with skipping_ping():
+        connection = await engine.connect()
+    try:
+        return connection, await _open_transaction(connection)
+    except Exception as error:
+        await connection.invalidate(error)
+        await connection.close()
+    except BaseException:
+        await connection.close()
+        raise
+    connection = await engine.connect()
+    try:
+        return connection, await _open_transaction(connection)
+    except BaseException:
+        await connection.close()
+        raise
+
+
+async def _open_transaction(connection: AsyncConnection) -> Any:
+    """Put *connection* in autocommit for SQLAlchemy, begin on the server; return the driver's."""
+    await connection.execution_options(isolation_level="AUTOCOMMIT")
+    driver = (await connection.get_raw_connection()).driver_connection
+    await driver.execute(_BEGIN)  # type: ignore[union-attr]
+    return driver
+
+
+async def _end(connection: AsyncConnection, driver: Any, session: AsyncSession) -> None:
+    """Roll the server's transaction back and release the advisory locks, in one round trip.
+
+    SQLAlchemy's own rollback comes first: in autocommit it sends nothing, and
+    it ends the session's savepoints with it, so closing the session sends
+    nothing either.
+    """
+    if connection.in_transaction():
+        await connection.rollback()
+    await session.close()
+    # Reading info of an invalidated connection would reconnect it. One still valid
+    # is on the driver connection it began on: it cannot reconnect in a transaction.
+    if connection.invalidated:
+        return
+    try:
+        await driver.execute(_END)
+    except Exception as error:
+        await connection.invalidate(error)  # dropped under the test: the pool connects anew
+        raise
+    connection.info[_STATE_UNDONE] = True
 
 
 @contextlib.asynccontextmanager
