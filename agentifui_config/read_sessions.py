@@ -68,7 +68,8 @@ def session_classes(router: ReadRouter, base: type[Session]) -> tuple[type[Sessi
     event listeners and methods apply to either.
     """
     writes = type(base.__name__, (base,), {"__doc__": base.__doc__})
-    event.listen(writes, "after_commit", router.mark_write)
+    if router.has_replicas:  # without one, a commit changes where no read goes
+        event.listen(writes, "after_commit", router.mark_write)
     reads = type(f"Read{base.__name__}", (_RoutedSession, base), {"_router": router})
     return writes, reads
 

@@ -158,6 +158,11 @@ class ReadRouter:
         self.counters = {"reads_to_replicas": 0, "reads_to_primary": 0}
 
     @property
+    def has_replicas(self) -> bool:
+        """Whether any replica is configured; without one, every read goes to the primary."""
+        return bool(self._targets)
+
+    @property
     def targets(self) -> tuple[TargetHealth, ...]:
         """What the last check found for each replica (unchecked: reachable, in rotation)."""
         return tuple(target.health for target in self._targets)
