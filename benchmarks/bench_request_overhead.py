@@ -16,7 +16,9 @@ body on a pool of the same size:
 - **SessionDep** and **TransactionDep**: ``FastAPI(lifespan=create_lifespan())``;
 - **setup() app**: the same with ``setup(app)``: health router, CORS
   middleware and error handlers installed;
-- **SessionDep, bypass 1 s**: ``DB_POOL_PRE_PING_BYPASS_MS=1000`` (for scale).
+- **SessionDep, bypass 1 s**: ``DB_POOL_PRE_PING_BYPASS_MS=1000`` (for scale);
+- **TransactionDep, no command timeout**: ``DB_COMMAND_TIMEOUT=none`` (for scale: what
+  bounding every wait costs).
 
 Requests run sequentially, then from 16 clients at once. Each round times one
 sample per app, in a shuffled order (one request, or 16 at once), and the
@@ -156,6 +158,8 @@ def _ours(config: DatabaseConfig, *, transaction: bool = False, wired: bool = Fa
 def _apps(config: DatabaseConfig, size: int) -> dict[str, FastAPI]:
     sized = config.model_copy(update={"pool_size": size, "max_overflow": 0})
     bypass = sized.model_copy(update={"pool_pre_ping_bypass_ms": 1000.0})
+    # What the bound on every wait costs: asyncpg arms and cancels a timer per message.
+    unbounded = sized.model_copy(update={"command_timeout": None})
     return {
         _RAW: _raw_asyncpg(sized, size),
         _HAND: _hand_written(sized, size),
@@ -164,6 +168,7 @@ def _apps(config: DatabaseConfig, size: int) -> dict[str, FastAPI]:
         "TransactionDep": _ours(sized, transaction=True),
         "setup() app": _ours(sized, wired=True),
         "SessionDep, bypass 1 s": _ours(bypass),
+        "TransactionDep, no command timeout": _ours(unbounded, transaction=True),
     }
 
 
