@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from agentifui_config.errors import ConfigurationError, Finding, Severity
+from agentifui_config.sources import read_secret_file
 
 if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
@@ -137,6 +138,7 @@ def _rotated(
 # A file changed less than this long ago may change again within the same
 # timestamp (file systems stamp with a coarse clock): it is read every time.
 _RACY_NS: Final = 2_000_000_000
+_READABLE: Final = "point it at a readable UTF-8 file"
 
 
 class _RotatedFile:
@@ -163,12 +165,16 @@ class _RotatedFile:
         key, password = self._state
         try:
             status = self._path.stat()
+        except OSError:
+            new = None  # the read below fails too, and says why
+        else:
             new = (status.st_mtime_ns, status.st_size, status.st_ino)
             if new == key and password is not None and not self._racy(status.st_mtime_ns):
                 return password
-            password = self._path.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            return self._fallback(password, exc)
+        try:
+            password = read_secret_file(self._path, self._variable, _READABLE)
+        except ConfigurationError as error:
+            return self._fallback(password, error)
         self._state, self._failing = (new, password), False
         return password
 
@@ -176,24 +182,16 @@ class _RotatedFile:
     def _racy(mtime_ns: int) -> bool:
         return time.time_ns() - mtime_ns < _RACY_NS
 
-    def _fallback(self, password: str | None, exc: OSError | UnicodeDecodeError) -> str:
-        """*password*, the last one read, with a warning the first time; or raise without one."""
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    def _fallback(self, password: str | None, error: ConfigurationError) -> str:
+        """*password*, the last one read, with a warning the first time; or raise *error*."""
         if password is None:
-            # Raised outside the handler: a chained UnicodeDecodeError holds the file's bytes.
-            raise ConfigurationError(
-                f"cannot read the secret file {str(self._path)!r} ({reason})",
-                variable=self._variable,
-                remedy="point it at a readable UTF-8 file",
-            ) from None
+            raise error
         if not self._failing:
             self._failing = True
             _LOG.warning(
-                "%s: cannot read the secret file %r (%s); new connections keep "
-                "the last password read until it can be read again",
+                "%s: %s; new connections keep the last password read until it can be read again",
                 self._variable,
-                str(self._path),
-                reason,
+                error.findings[0].message,
                 extra={"event_name": "password_file_unreadable", "variable": self._variable},
             )
         return password

@@ -43,6 +43,7 @@ __all__ = [
     "Sources",
     "field_variables",
     "open_sources",
+    "read_secret_file",
     "sources_for",
     "value_origins",
 ]
@@ -142,7 +143,7 @@ class _SecretFileSource(PydanticBaseSettingsSource):
         for variable, target in _SECRET_TARGETS.items():
             path = self._path_for(variable + FILE_SUFFIX)
             if path:
-                _assign(data, target, _read_secret(variable + FILE_SUFFIX, path))
+                _assign(data, target, read_secret_file(path, variable + FILE_SUFFIX))
         self.given = _without_empty_secrets(data)
         return self.given
 
@@ -179,16 +180,26 @@ def _assign(data: dict[str, Any], target: tuple[str, ...], value: str) -> None:
     data[leaf] = value
 
 
-def _read_secret(variable: str, path: str) -> str:
+_SET_IT_ITSELF: Final = "point it at a readable UTF-8 file, or unset it and set the variable itself"
+
+
+def read_secret_file(
+    path: str | os.PathLike[str], variable: str, remedy: str = _SET_IT_ITSELF
+) -> str:
+    """The secret in the file at *path*, its trailing line break dropped.
+
+    Raises:
+        ConfigurationError: The file cannot be read as UTF-8 text; it names
+            *variable*, the path and the reason, and chains nothing: a
+            ``UnicodeDecodeError`` holds the file's bytes.
+    """
     try:
         return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-    # Raised outside the handler: a chained UnicodeDecodeError would hold the file's bytes.
+    # Raised outside the handler, so that not even __context__ holds the decode error.
     raise ConfigurationError(
-        f"cannot read the secret file {path!r} ({reason})",
-        variable=variable,
-        remedy="point it at a readable UTF-8 file, or unset it and set the variable itself",
+        f"cannot read the secret file {str(path)!r} ({reason})", variable=variable, remedy=remedy
     ) from None
 
 

@@ -353,6 +353,15 @@ class TestPasswordFileRotation:
         with pytest.raises(ConfigurationError, match=r"^DB_PASSWORD_FILE: cannot read the secret"):
             asyncio.run(credentials.password())
 
+    def test_undecodable_file_chains_nothing(self, tmp_path: Path) -> None:
+        """The UnicodeDecodeError, whose repr holds the file's bytes, is not chained at all."""
+        secret = tmp_path / "password"
+        secret.write_bytes(b"s3cr\xffet")
+        with pytest.raises(ConfigurationError, match=r"\(UnicodeDecodeError\)") as info:
+            asyncio.run(_file_credentials(secret).password())
+        assert (info.value.__cause__, info.value.__context__) == (None, None)
+        assert "s3cr" not in repr(info.value.findings)
+
     def test_only_with_asyncpg(self, tmp_path: Path) -> None:
         """A driver without a callable password keeps the password read at start."""
         config = DatabaseConfig(password_file=str(tmp_path / "password"))
