@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from agentifui_config.drivers import driver_package
+
 if TYPE_CHECKING:
     from agentifui_config.database import DatabaseConfig
 
@@ -82,6 +84,6 @@ def connect_args_for(config: DatabaseConfig) -> dict[str, Any]:
         ``connect_args`` for ``create_async_engine``; empty for a driver this
         module does not know, which then gets only what its URL says.
     """
-    driver = config.driver.partition("+")[2]
+    driver = driver_package(config.driver)
     builder = _BUILDERS.get(driver)
     return builder(config) if builder is not None else {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+from agentifui_config.drivers import driver_package
 from agentifui_config.errors import ConfigurationError, Finding, Severity
 from agentifui_config.sources import read_secret_file
 
@@ -130,7 +131,7 @@ def _rotated(
     config: DatabaseConfig, path: str | None, last: str, variable: str = "DB_PASSWORD_FILE"
 ) -> Credentials | None:
     """Credentials reading *path* again once it changes, *last* read at start; asyncpg only."""
-    if path is None or config.driver.partition("+")[2] != "asyncpg":
+    if path is None or driver_package(config.driver) != "asyncpg":
         return None
     return Credentials(_RotatedFile(Path(path), last=last or None, variable=variable).read)
 

@@ -13,7 +13,12 @@ import pkgutil
 
 from agentifui_config.url_parsing import DEFAULT_DRIVER
 
-__all__ = ["checked_driver", "installed_async_drivers", "is_async_postgres_driver"]
+__all__ = [
+    "checked_driver",
+    "driver_package",
+    "installed_async_drivers",
+    "is_async_postgres_driver",
+]
 
 
 def checked_driver(value: str) -> str:
@@ -29,6 +34,11 @@ def checked_driver(value: str) -> str:
             f"{value!r} is not an installed async PostgreSQL driver (installed: {installed})"
         )
     return driver
+
+
+def driver_package(driver: str) -> str:
+    """The driver package *driver* names: ``asyncpg`` for ``postgresql+asyncpg``."""
+    return driver.partition("+")[2]
 
 
 @functools.cache

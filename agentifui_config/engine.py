@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from agentifui_config.connect_args import connect_args_for
 from agentifui_config.credentials import Credentials, file_credentials, pool_recycle_for
+from agentifui_config.drivers import driver_package
 from agentifui_config.errors import ConfigurationError
 from agentifui_config.failover import invalidate_on_demotion
 from agentifui_config.failures import (
@@ -107,7 +108,7 @@ def _as_operational(context: ExceptionContext) -> sa_exc.OperationalError | None
 
 def _password_argument(config: DatabaseConfig, credentials: Credentials) -> Any:
     """The ``password`` argument for asyncpg: a callable it awaits for each new connection."""
-    if config.driver.partition("+")[2] != "asyncpg":
+    if driver_package(config.driver) != "asyncpg":
         raise ConfigurationError(
             f"rotating credentials need the asyncpg driver, not {config.driver!r}",
             variable="DB_DRIVER",
