@@ -26,6 +26,7 @@ checks to import into a test module in :mod:`agentifui_config.testing.migration_
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import pytest
@@ -93,7 +94,12 @@ _LINES: Final = (
 _SHOWN: Final = 5  # tests named in the loop-scope message
 _KEY_WARNING: Final = "GeneratedSecretKeyWarning"
 # The categories a filter may name that take in GeneratedSecretKeyWarning ("" is any).
-_KEY_WARNING_BASES: Final = frozenset({"", "Warning", "UserWarning", "builtins.UserWarning"})
+_KEY_WARNING_BASES: Final = frozenset(
+    {"", "Warning", "builtins.Warning", "UserWarning", "builtins.UserWarning"}
+)
+# Where the warning is raised, and the variable its message begins with.
+_KEY_MODULE: Final = "agentifui_config.settings"
+_KEY_VARIABLE: Final = "SECRET_KEY"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,23 +118,40 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _last_action(filters: list[str]) -> str | None:
-    """The action of the last of *filters* whose category takes in the generated-key warning.
+    """The action of the last of *filters* that takes in the generated-key warning.
 
     Later filters take precedence, as pytest applies them in order. A filter
-    naming the warning's own category means the suite has decided: ``None``.
-    Message and module parts are not matched: the warning is a ``UserWarning``
-    from ``agentifui_config.settings``, and a filter that narrows by them is
-    taken to apply.
+    naming the warning's own category, or narrowed to it by its message
+    (``SECRET_KEY``) or module (``agentifui_config``), means the suite has
+    decided: ``None``. A filter narrowed to other messages or modules does
+    not apply.
     """
     action = None
     for line in filters:
         if _KEY_WARNING in line:
             return None
-        fields = [part.strip() for part in line.split(":")]
-        category = fields[2] if len(fields) > 2 else ""  # action:message:category:module:lineno
-        if category in _KEY_WARNING_BASES:
-            action = fields[0]
+        # action:message:category:module:lineno
+        action_, message, category, module = (
+            [part.strip() for part in line.split(":")] + [""] * 4
+        )[:4]
+        if category not in _KEY_WARNING_BASES:
+            continue
+        if message or module:
+            if _narrowed_to_key(message, module):
+                return None
+            continue
+        action = action_
     return action
+
+
+def _narrowed_to_key(message: str, module: str) -> bool:
+    """Whether a filter's message or module part picks out the generated-key warning."""
+    if message and _KEY_VARIABLE.lower() not in message.lower():
+        return False
+    try:
+        return not module or re.match(module, _KEY_MODULE) is not None
+    except re.error:
+        return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -146,21 +146,35 @@ class TestInnerSuite:
         result.assert_outcomes(passed=1, warnings=1)
         result.stdout.fnmatch_lines(["*GeneratedSecretKeyWarning: SECRET_KEY: is not set*"])
 
-    def test_a_suite_that_names_the_category_decides(
-        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize(
+        "narrowed",
+        [
+            "error::agentifui_config.GeneratedSecretKeyWarning",
+            "error:SECRET_KEY:UserWarning",
+            "error::UserWarning:agentifui_config",
+        ],
+        ids=["category", "message", "module"],
+    )
+    def test_a_suite_that_names_the_warning_decides(
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, narrowed: str
     ) -> None:
-        """A suite whose filters name the warning's category keeps its own choice."""
+        """A suite whose filters pick out the warning, by category, message or module, decides."""
         suite = InnerSuite(pytester, monkeypatch, "postgresql://unused@127.0.0.1:1/postgres")
-        suite.ini("    error::agentifui_config.GeneratedSecretKeyWarning")
+        suite.ini(f"    {narrowed}")
         suite.files(test_generated=_GENERATED_KEY)
         suite.run().assert_outcomes(failed=1)
 
+    @pytest.mark.parametrize(
+        "lines",
+        [("ignore::UserWarning",), ("ignore::UserWarning", "error::UserWarning:other_package")],
+        ids=["ignored", "then-an-error-for-another-module"],
+    )
     def test_a_suite_that_ignores_user_warnings_sees_none(
-        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+        self, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lines: tuple[str, ...]
     ) -> None:
         """The plugin's filter does not bring back a warning the suite's own filters ignore."""
         suite = InnerSuite(pytester, monkeypatch, "postgresql://unused@127.0.0.1:1/postgres")
-        suite.ini("    ignore::UserWarning")
+        suite.ini(*(f"    {line}" for line in lines))
         suite.files(test_generated=_GENERATED_KEY)
         result = suite.run()
         result.assert_outcomes(passed=1)
