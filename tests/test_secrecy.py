@@ -218,6 +218,25 @@ class TestOneRule:
         assert "x1" not in repr(dumped)
         assert dumped["password"] == SecretStr(_PASSWORD)
 
+    def test_every_secret_field_is_masked_and_scrubbed(self) -> None:
+        """Every SecretStr field of DatabaseConfig, a new one too, is masked and scrubbed."""
+        names = [
+            name
+            for name, field in DatabaseConfig.model_fields.items()
+            if "SecretStr" in str(field.annotation)
+        ]
+        assert {"password", "read_password", "migration_url"} <= set(names)
+        values = {name: f"{name}-Secret-0123" for name in names}
+        update = {**values, "migration_url": f"postgresql://m:{values['migration_url']}@h/db"}
+        config = DatabaseConfig(**update)
+        dumps = (config.model_dump_json(), repr(config.model_dump()), repr(config))
+        found = config_secrets(config)
+        revealed = config.model_dump(context={REVEAL_SECRETS: True})
+        for name, value in values.items():
+            assert not any(value in dump for dump in dumps), name
+            assert value in found, name
+            assert revealed[name] == update[name], name
+
     def test_replacement_lines_mask_the_same_options(self) -> None:
         """convert-url's lines mask the options masked_url masks, with the same mask."""
         lines = "\n".join(replacement_lines(_options_config().url))
