@@ -19,7 +19,9 @@ burst of each, in a shuffled order, and the median bursts are compared:
 
 Every probe goes through the same HTTP machinery, which the raw queries skip.
 
-Ratios are times: the burst of probes over the burst of raw queries.
+Ratios are times: the burst of probes over the burst of raw queries. A probe
+answered other than 200 fails the run, without ratios: a quick refusal is not
+a quick check.
 """
 
 from __future__ import annotations
@@ -78,6 +80,21 @@ def _probes(
     return burst
 
 
+def _refuse_refusals(refused: dict[str, Counter[str]], sent: int) -> None:
+    """Fail when any probe was not answered 200: a fast refusal must not pass for a fast check.
+
+    Raises:
+        SystemExit: Some probes were refused; no ratio is printed then.
+    """
+    lines = [
+        f"  {name}: {count} of {sent} probes answered {answer}"
+        for name, answers in refused.items()
+        for answer, count in answers.items()
+    ]
+    if lines:
+        raise SystemExit("\n".join(["probes were refused, so no ratio is given:", *lines]))
+
+
 def _naive_app(pool: asyncpg.Pool) -> FastAPI:
     """A readiness endpoint written by hand: one ``SELECT 1`` on the pool per probe."""
     app = FastAPI()
@@ -120,9 +137,7 @@ async def _measure(config: DatabaseConfig, rounds: int, probes: int) -> None:
             await burst()
         medians = await interleave_async(bursts, rounds)
     print_medians(f"{probes} concurrent probes: median time of the burst", medians, unit="ms")
-    for name, answers in refused.items():
-        for answer, count in answers.items():
-            print(f"  {name}: {count} of {probes * (rounds + 1)} probes answered {answer}")
+    _refuse_refusals(refused, probes * (rounds + 1))
     for name in apps:
         print_ratio(f"health {probes} probes {name} / {_RAW}", medians[name], medians[_RAW])
         print_ratio(f"health {probes} probes {name} / {_NAIVE}", medians[name], medians[_NAIVE])

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from agentifui_config.migrations import MIGRATION_LOCK_KEY
+
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
 
@@ -24,6 +26,7 @@ __all__ = [
     "branched_config",
     "connected",
     "fetch",
+    "lock_held",
     "role_with_hard_password",
     "runs",
     "sent_statements",
@@ -69,6 +72,14 @@ async def connected(config: DatabaseConfig) -> AsyncIterator[AsyncConnection]:
             yield connection
     finally:
         await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def lock_held(config: DatabaseConfig) -> AsyncIterator[AsyncConnection]:
+    """A connection of its own holding the migration lock (session-scoped) while the block runs."""
+    async with connected(config) as holder:
+        await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        yield holder
 
 
 async def fetch(config: DatabaseConfig, query: str) -> list[tuple[Any, ...]]:

@@ -26,13 +26,11 @@ from cli_support import (
     run_cli_process,
     write_revision,
 )
-from migrations_support import connected
+from migrations_support import lock_held
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from agentifui_config.cli import ExitCode
 from agentifui_config.cli.envfile import env_line
-from agentifui_config.migrations import MIGRATION_LOCK_KEY
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
@@ -398,8 +396,7 @@ class TestHints:
         self, database: DatabaseConfig, migrations: Path
     ) -> None:
         """A migration lock held elsewhere: the error says to allow longer with --lock-timeout."""
-        async with connected(database) as holder:
-            await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(database):
             result = await asyncio.to_thread(
                 run_cli,
                 "migrate",

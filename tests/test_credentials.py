@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,7 @@ import pytest_asyncio
 from migrations_support import connected
 from pgbouncer_support import password_checking_pgbouncer, server_password_pgbouncer
 from pydantic import SecretStr
+from secret_file_support import backdate, rotate
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -50,9 +49,10 @@ class TestCredentials:
         """A rotated secret file gives the new password on the next call."""
         secret = tmp_path / "password"
         secret.write_text("first\n", encoding="utf-8")
-        creds = password_file(secret)
+        creds = password_file(backdate(secret))
         assert asyncio.run(creds.password()) == "first"
         secret.write_text("second\n", encoding="utf-8")
+        backdate(secret)  # only the size differs now
         assert asyncio.run(creds.password()) == "second"
 
     def test_sync_provider_runs_off_the_event_loop(self) -> None:
@@ -197,9 +197,7 @@ class TestRotatingCredentialsOnAServer:
                 await manager.initialize(config)
             try:
                 pooler.set_users({"app": second})
-                rotated = tmp_path / "rotated"
-                rotated.write_text(second + "\n", encoding="utf-8")
-                rotated.replace(secret)  # as Kubernetes swaps a mounted secret
+                rotate(secret, second)
                 async with manager.engine.connect() as held, manager.engine.connect() as fresh:
                     # The second is opened after the rotation (the first may be the probe's).
                     assert await held.scalar(text("SELECT 1")) == 1
@@ -258,13 +256,6 @@ async def test_alter_role_while_the_manager_runs(
         await _assert_refused(role, "first-password")
 
 
-def _old(path: Path) -> Path:
-    """*path* with a modification time an hour ago, past the window in which it is always read."""
-    stamp = time.time() - 3600
-    os.utime(path, (stamp, stamp))
-    return path
-
-
 def _reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The files read with Path.read_text from now on."""
     read: list[Path] = []
@@ -307,21 +298,26 @@ class TestPasswordFileRotation:
         """While the file's status is unchanged, new connections take the password read before."""
         secret = tmp_path / "password"
         secret.write_text("first\n", encoding="utf-8")
-        credentials = _file_credentials(_old(secret))
+        credentials = _file_credentials(backdate(secret))
         read = _reads(monkeypatch)
         assert [asyncio.run(credentials.password()) for _ in range(3)] == ["first"] * 3
         assert read == [secret]
 
     def test_changed_file_is_read_again(self, tmp_path: Path) -> None:
-        """A file replaced as Kubernetes replaces it (a new inode) gives the new password."""
+        """A file replaced as Kubernetes replaces it (a new inode) gives the new password.
+
+        The new file has the old one's size and modification time: only the inode differs.
+        """
         secret = tmp_path / "password"
         secret.write_text("first\n", encoding="utf-8")
-        credentials = _file_credentials(_old(secret))
+        credentials = _file_credentials(backdate(secret))
         assert asyncio.run(credentials.password()) == "first"
-        rotated = tmp_path / "rotated"
-        rotated.write_text("second\n", encoding="utf-8")
-        rotated.replace(_old(secret))
-        assert asyncio.run(credentials.password()) == "second"
+        before = secret.stat()
+        rotate(secret, "later")
+        after = secret.stat()
+        assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+        assert after.st_ino != before.st_ino
+        assert asyncio.run(credentials.password()) == "later"
 
     def test_vanished_file_keeps_the_last_password(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -340,6 +336,7 @@ class TestPasswordFileRotation:
             "directory); new connections keep the last password read until it can be read again"
         ]
         secret.write_text("back-again\n", encoding="utf-8")
+        backdate(secret)
         assert asyncio.run(credentials.password()) == "back-again"
 
     def test_starts_from_the_password_read_at_start(self, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentifui_config import ConfigurationError, DatabaseConfig, load_settings
-from agentifui_config.database import field_for, variable_for
 from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
 from agentifui_config.secrecy import REVEAL_SECRETS, SECRET_VARIABLES, scrub_config
 from agentifui_config.settings import variable_names
@@ -218,11 +217,3 @@ class TestMigrationUrlSettings:
         revealed = config.model_dump(context={REVEAL_SECRETS: True})
         assert revealed["migration_url"] == _MIGRATOR
         assert DatabaseConfig.model_validate(revealed) == config
-
-    @pytest.mark.parametrize(
-        ("field", "variable"),
-        [("host", "DB_HOST"), ("migration_url", "MIGRATION_DATABASE_URL")],
-    )
-    def test_variable_and_field_names(self, field: str, variable: str) -> None:
-        """variable_for() and field_for() map fields and variables both ways."""
-        assert (variable_for(field), field_for(variable)) == (variable, field)

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from migrations_support import SAMPLE, branched_config, connected, runs, sent_statements
+from migrations_support import SAMPLE, branched_config, lock_held, runs, sent_statements
 from pydantic import SecretStr
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from agentifui_config import ConnectionManager, MigrationState
 from agentifui_config.migrations import (
-    MIGRATION_LOCK_KEY,
     MigrationError,
     get_migration_status,
     load_alembic_config,
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
     from agentifui_config.testing.postgres import PostgresServer
 
-_LOCK = text("SELECT pg_advisory_lock(:key)")
 _VERSION_READ = "SELECT version_num FROM alembic_version"
 
 _D4 = '''"""Record a fourth run.
@@ -52,6 +50,11 @@ def upgrade() -> None:
     """Record this run."""
     op.execute("INSERT INTO migration_runs (revision) VALUES ('d4')")
 '''
+
+
+def _add_d4(scripts: Path) -> None:
+    """Add to *scripts* a fourth revision, d4, on top of c3."""
+    (scripts / "versions" / "sample_d4_record.py").write_text(_D4, encoding="utf-8")
 
 
 @pytest.fixture
@@ -78,8 +81,7 @@ class TestAtHead:
         """At head, an upgrade returns at once while another holds the lock, whichever lock."""
         await upgrade(fresh_database, SAMPLE)
         config = fresh_database.model_copy(update={"pgbouncer": pgbouncer})
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database):
             with sent_statements() as sent:
                 await upgrade(config, SAMPLE, lock_timeout=0.3)
         assert not any("advisory" in statement for statement in sent)
@@ -96,8 +98,7 @@ class TestAtHead:
             opened.append(dbapi_connection)
 
         try:
-            async with connected(fresh_database) as holder:
-                await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+            async with lock_held(fresh_database):
                 event.listen(Pool, "connect", count)
                 try:
                     await upgrade(manager, SAMPLE, lock_timeout=0.3)
@@ -129,8 +130,7 @@ class TestAtHead:
     ) -> None:
         """A database at both heads of unmerged scripts, upgraded to 'heads', is left at once."""
         await upgrade(fresh_database, branched_config(), "heads")
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database):
             with sent_statements() as sent:
                 await upgrade(fresh_database, branched_config(), "heads", lock_timeout=0.3)
         assert sent == [_VERSION_READ]
@@ -163,7 +163,7 @@ class TestNewRevisionFile:
         """A revision file added after an upgrade at head is applied by the next upgrade()."""
         await upgrade(fresh_database, scripts)
         await upgrade(fresh_database, scripts)  # at head: the heads come from the cache
-        (scripts / "versions" / "sample_d4_record.py").write_text(_D4, encoding="utf-8")
+        _add_d4(scripts)
         await upgrade(fresh_database, scripts)
         assert await runs(fresh_database) == ["a1", "b2", "c3", "d4"]
 
@@ -173,7 +173,7 @@ class TestNewRevisionFile:
         """The migration status sees a new revision file without clearing the script cache."""
         await upgrade(fresh_database, scripts)
         assert (await get_migration_status(fresh_database, scripts)).is_ready
-        (scripts / "versions" / "sample_d4_record.py").write_text(_D4, encoding="utf-8")
+        _add_d4(scripts)
         status = await get_migration_status(fresh_database, scripts)
         assert (status.state, status.pending_revisions) == (MigrationState.PENDING, ("d4",))
 
@@ -183,7 +183,7 @@ class TestScriptCache:
         """While no revision file changes the cached scripts serve; a new file makes a new read."""
         first = script_directory(load_alembic_config(scripts))
         assert script_directory(load_alembic_config(scripts)) is first
-        (scripts / "versions" / "sample_d4_record.py").write_text(_D4, encoding="utf-8")
+        _add_d4(scripts)
         again = script_directory(load_alembic_config(scripts))
         assert again is not first
         assert again.get_heads() == ["d4"]

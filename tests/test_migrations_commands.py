@@ -20,6 +20,7 @@ from migrations_support import (
     branched_config,
     connected,
     fetch,
+    lock_held,
     role_with_hard_password,
     runs,
 )
@@ -49,9 +50,6 @@ from agentifui_config.migrations.target import login_credentials
 
 if TYPE_CHECKING:
     from agentifui_config import DatabaseConfig
-
-_LOCK = text("SELECT pg_advisory_lock(:key)")
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 
 
 @pytest_asyncio.fixture
@@ -223,8 +221,7 @@ class TestUpgrade:
     ) -> None:
         """The transaction-scoped lock excludes a replica holding the session lock."""
         config = fresh_database.model_copy(update={"pgbouncer": True})
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database):
             with pytest.raises(MigrationLockTimeoutError, match="held by server process"):
                 await upgrade(config, SAMPLE, lock_timeout=0.3)
         assert await current(fresh_database, SAMPLE) == ()
@@ -471,8 +468,7 @@ class TestDowngradeStampCurrent:
 class TestMigrationLock:
     async def test_times_out_naming_the_holder(self, fresh_database: DatabaseConfig) -> None:
         """With the lock held elsewhere, upgrade() waits lock_timeout, then names the holder."""
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database) as holder:
             pid = await holder.scalar(text("SELECT pg_backend_pid()"))
             with pytest.raises(MigrationLockTimeoutError, match=rf"held by server process {pid}\)"):
                 await upgrade(fresh_database, SAMPLE, lock_timeout=0.3)
@@ -482,8 +478,7 @@ class TestMigrationLock:
         self, fresh_database: DatabaseConfig
     ) -> None:
         """An upgrade waits while the lock is held and runs as soon as it is released."""
-        async with connected(fresh_database) as holder:
-            await holder.execute(_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database) as holder:
             await holder.commit()
             waiting = asyncio.create_task(upgrade(fresh_database, SAMPLE, lock_timeout=30))
             await asyncio.sleep(0.4)
@@ -498,8 +493,7 @@ class TestMigrationLock:
 
     async def test_another_key_does_not_wait(self, fresh_database: DatabaseConfig) -> None:
         """A lock_key of its own lets an upgrade pass a lock held under the default key."""
-        async with connected(fresh_database) as holder:
-            await holder.execute(_TRY_LOCK, {"key": MIGRATION_LOCK_KEY})
+        async with lock_held(fresh_database):
             await upgrade(fresh_database, SAMPLE, lock_timeout=0.3, lock_key=42)
         assert await current(fresh_database, SAMPLE) == ("c3",)
 

@@ -92,8 +92,8 @@ class TestReadOnce:
         path = tmp_path / "password"
         path.write_text("Pw-once-5b8c2d\n", encoding="utf-8")
         monkeypatch.setenv("DB_PASSWORD" + FILE_SUFFIX, str(path))
-        counter = _Counter(sources_module._read_secret)
-        monkeypatch.setattr(sources_module, "_read_secret", counter)
+        counter = _Counter(sources_module.read_secret_file)
+        monkeypatch.setattr(sources_module, "read_secret_file", counter)
         if valid:
             assert load_settings().database.password.get_secret_value() == "Pw-once-5b8c2d"
         else:

@@ -17,6 +17,7 @@ from connection_support import managed
 from migrations_support import connected
 from pgbouncer_support import password_checking_pgbouncer
 from pydantic import SecretStr
+from secret_file_support import backdate, rotate
 from sqlalchemy import text
 
 from agentifui_config import ConfigurationError, ConnectionManager, DatabaseConfig, load_settings
@@ -75,11 +76,13 @@ class TestReadTargets:
         """DB_READ_PASSWORD_FILE gives credentials reading the rotated file, not the shared ones."""
         secret = tmp_path / "read-password"
         secret.write_text("first\n", encoding="utf-8")
+        backdate(secret)
         cfg = DatabaseConfig(read_hosts="r1", read_password="first", read_password_file=str(secret))
         credentials = replica_credentials(cfg, _shared())
         assert credentials is not None
         assert asyncio.run(credentials.password()) == "first"
         secret.write_text("second-password\n", encoding="utf-8")
+        backdate(secret)  # only the size differs now
         assert asyncio.run(credentials.password()) == "second-password"
 
     def test_unreadable_read_password_file_names_its_variable(self, tmp_path: Path) -> None:
@@ -210,9 +213,7 @@ async def test_rotated_read_password_file_reaches_a_password_checking_replica(
             async with manager.read_session() as session:
                 assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
             pooler.set_users({"reader": second})
-            rotated = tmp_path / "rotated"
-            rotated.write_text(second + "\n", encoding="utf-8")
-            rotated.replace(secret)
+            rotate(secret, second)
             async with manager.read_session() as held, manager.read_session() as fresh:
                 # Two at once: the second needs a new connection, opened after the rotation.
                 assert (await held.execute(text("SELECT 1"))).scalar_one() == 1

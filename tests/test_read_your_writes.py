@@ -7,6 +7,8 @@ They run against the primary and two streaming standbys the suite starts once
 from __future__ import annotations
 
 import asyncio
+import functools
+from typing import Final
 
 import httpx
 import pytest
@@ -24,8 +26,31 @@ from agentifui_config.fastapi import (
     add_caller_key,
     setup,
 )
+from agentifui_config.recent_writes import RecentWrites
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+_WINDOW: Final = 10.0
+"""DB_READ_YOUR_WRITES_SECONDS of the window tests, on a clock they move themselves."""
+
+
+class _Clock:
+    """A monotonic clock that stands still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """The clock of the read-your-writes windows of the managers started from now on."""
+    clock = _Clock()
+    made = functools.partial(RecentWrites, clock=clock)
+    monkeypatch.setattr("agentifui_config.replicas.RecentWrites", made)
+    return clock
 
 
 async def _commit_as(manager: ConnectionManager, key: str) -> None:
@@ -42,11 +67,12 @@ async def _commit_as(manager: ConnectionManager, key: str) -> None:
 
 class TestReadYourWritesWindow:
     async def test_caller_reads_from_the_primary_within_the_window(
-        self, replication: Cluster
+        self, replication: Cluster, clock: _Clock
     ) -> None:
         """After a caller committed, its reads elsewhere go to the primary until the window ends."""
         primary = (replication.primary.port, False)
-        async with managed(replicas_config(replication, read_your_writes_seconds=1.5)) as manager:
+        config = replicas_config(replication, read_your_writes_seconds=_WINDOW)
+        async with managed(config) as manager:
             await _commit_as(manager, "alice")
             own = await asyncio.create_task(read_from(manager, "alice"))
 
@@ -57,9 +83,11 @@ class TestReadYourWritesWindow:
             own_in_context = await asyncio.create_task(in_context())
             other = await asyncio.create_task(read_from(manager, "bob"))
             nobody = await asyncio.create_task(read_from(manager))
-            await asyncio.sleep(1.6)
+            clock.now = _WINDOW - 0.01
+            last = await asyncio.create_task(read_from(manager, "alice"))
+            clock.now = _WINDOW + 0.01
             after = await asyncio.create_task(read_from(manager, "alice"))
-        assert (own, own_in_context) == (primary, primary)
+        assert (own, own_in_context, last) == (primary, primary, primary)
         assert other[1] is True
         assert nobody[1] is True
         assert after[1] is True

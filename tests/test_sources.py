@@ -11,6 +11,7 @@ from typing import Any, Final
 import pytest
 
 from agentifui_config import ConfigurationError, EnvironmentSettings, load_settings
+from agentifui_config.secrecy import REVEAL_SECRETS
 from agentifui_config.sources import FILE_SUFFIX, SECRET_FILE_VARIABLES
 
 # Each test starts with none of our variables (nor look-alikes) set and nothing cached.
@@ -29,6 +30,11 @@ def _secret_file(directory: Path, name: str, content: str) -> Path:
     path = directory / name
     path.write_text(content, encoding="utf-8")
     return path
+
+
+def _revealed(settings: EnvironmentSettings) -> dict[str, Any]:
+    """*settings* dumped with every secret in clear, so that two dumps compare their values."""
+    return settings.model_dump(context={REVEAL_SECRETS: True})
 
 
 def _given_secret_key(settings: EnvironmentSettings) -> str | None:
@@ -168,7 +174,7 @@ class TestSecretFiles:
             with monkeypatch.context() as patched, warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # DATABASE_URL's
                 patched.setenv(name, given)
-                loads.append(load_settings().model_dump())
+                loads.append(_revealed(load_settings()))
         by_variable, by_file = loads
         # DB_PASSWORD_FILE and DB_READ_PASSWORD_FILE are settings of their own as well:
         # the files read again once rotated.
@@ -179,7 +185,7 @@ class TestSecretFiles:
             assert by_file["database"].pop(field) == (str(path) if variable == secret else None)
             by_variable["database"].pop(field)
         assert by_file == by_variable
-        assert by_file != load_settings().model_dump()
+        assert by_file != _revealed(load_settings())
 
     def test_database_url_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """DATABASE_URL_FILE names a file holding the legacy URL."""
