@@ -187,7 +187,9 @@ class ConnectionManager(ReadSessions, ManagerReports):
                 raise
             self._config, self._engine = config, engine
             self._shown = config.masked_url
-            self._factory = self._open_reads(config, engine, self._session_options)
+            self._factory = self._open_reads(
+                config, engine, self._session_options, self._pool_saturated
+            )
 
     @property
     def is_initialized(self) -> bool:

@@ -16,7 +16,7 @@ this process: see :mod:`agentifui_config.recent_writes`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import event
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from agentifui_config.replicas import ReadRouter
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -93,13 +95,30 @@ class ReadSessions:
         raise NotImplementedError
 
     def _open_reads(
-        self, config: DatabaseConfig, engine: AsyncEngine, options: Mapping[str, Any]
+        self,
+        config: DatabaseConfig,
+        engine: AsyncEngine,
+        options: Mapping[str, Any],
+        saturated: Callable[[], bool],
     ) -> async_sessionmaker[AsyncSession]:
-        """Set up the read side; return the primary's session factory, whose commits it sees."""
-        router = ReadRouter(config, engine, self._scrub, self.credentials)
+        """Set up the read side; return the primary's session factory, whose commits it sees.
+
+        *saturated* tells whether every connection of the primary's pool is lent out.
+        """
+        router = ReadRouter(config, engine, self._scrub, self.credentials, saturated)
         writes, reads = session_classes(router, options.get("sync_session_class", Session))
         self._reads = router, async_sessionmaker(**{**options, "sync_session_class": reads})
         return async_sessionmaker(engine, **{**options, "sync_session_class": writes})
+
+    @property
+    def read_router(self) -> ReadRouter | None:
+        """The router of the read sessions; ``None`` before initialize and after dispose."""
+        return None if self._reads is None else self._reads[0]
+
+    @property
+    def has_replicas(self) -> bool:
+        """Whether read replicas are configured (``False`` before initialize and after dispose)."""
+        return self._reads is not None and self._reads[0].has_replicas
 
     async def get_read_session(self) -> AsyncIterator[AsyncSession]:
         """Yield a read-only session on a healthy replica, or on the primary.
@@ -131,18 +150,7 @@ class ReadSessions:
         Raises:
             ManagerStateError: Before initialize or after dispose.
         """
-        return contextlib.asynccontextmanager(self._reading)(key)
-
-    async def _reading(self, key: str | None) -> AsyncIterator[AsyncSession]:
-        """Open a read session for caller *key* (or the current one) and lend it."""
-        if self._reads is None:
-            raise self._state_error()
-        router, factory = self._reads
-        await router.refresh()
-        session = factory()
-        session.info[_CALLER] = router.caller.get() if key is None else key
-        async with self._lent(session) as lent:
-            yield lent
+        return _ReadScope(self, key)
 
     @contextlib.contextmanager
     def caller(self, key: str | None) -> Iterator[None]:
@@ -165,3 +173,41 @@ class ReadSessions:
             yield
         finally:
             variable.reset(token)
+
+
+class _ReadScope:
+    """``async with manager.read_session()``: a plain object, so no generator is built per read.
+
+    The session it opens is lent through the manager's own scope, which
+    counts it and shields its clean-up from cancellation.
+    """
+
+    __slots__ = ("_key", "_lent", "_manager")
+
+    def __init__(self, manager: ReadSessions, key: str | None) -> None:
+        self._manager = manager
+        self._key = key
+        self._lent: contextlib.AbstractAsyncContextManager[AsyncSession] | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        reads = self._manager._reads
+        if reads is None:
+            raise self._manager._state_error()
+        router, factory = reads
+        await router.refresh()
+        # Nothing suspends from here on (the manager's scope opens without I/O), so a
+        # cancellation cannot come between the session's making and its lending.
+        session = factory()
+        session.info[_CALLER] = router.caller.get() if self._key is None else self._key
+        self._lent = self._manager._lent(session)
+        return await self._lent.__aenter__()
+
+    async def __aexit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        lent, self._lent = self._lent, None
+        if lent is not None:
+            await lent.__aexit__(error_type, error, traceback)

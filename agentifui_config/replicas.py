@@ -7,7 +7,10 @@ use the same option on the primary's pool, so a write on a read session is
 refused by the server, never sent as a write. The replicas are checked at most
 every few seconds, all at once within ``DB_READ_CHECK_TIMEOUT``: a replica that
 does not answer, or lags more than ``DB_READ_MAX_LAG_SECONDS`` behind the
-primary, leaves the rotation until a later check finds it well.
+primary, leaves the rotation until a later check finds it well. The primary's
+WAL position, which the lag is measured against, gets a quarter of the budget
+and is not asked for while the primary's pool is saturated, so the replicas
+keep at least three quarters of the budget whatever the primary does.
 
 Read-your-writes: once a session of the manager has committed, reads in the
 same asyncio context (a FastAPI request runs in a task of its own) go to the
@@ -46,6 +49,9 @@ __all__ = ["ReadRouter", "TargetHealth"]
 _RECHECK_EVERY: Final = 5.0
 # Seconds a check leaves between its own end and its starter's budget.
 _HANDOVER: Final = 0.05
+# The share of a check's budget the primary's WAL position may take: the replicas keep the rest.
+_POSITION_SHARE: Final = 0.25
+_SATURATED: Final = "not checked: every connection of its pool is checked out"
 _READONLY: Final = {"postgresql_readonly": True}
 _PRIMARY_LSN: Final = text("SELECT pg_current_wal_lsn()::text")
 # Lag behind the primary's WAL position; without it, behind what the replica received.
@@ -75,7 +81,8 @@ class TargetHealth:
     Attributes:
         name: ``"primary"`` or ``"replica <n>"``, in ``DB_READ_HOSTS`` order.
         address: ``host:port`` (never a credential).
-        reachable: Whether it answered within the check's budget.
+        reachable: Whether it answered within the check's budget (the primary
+            is not asked while every connection of its pool is checked out).
         in_rotation: Whether reads are sent to it (replicas only).
         latency_ms: How long its answer took.
         lag_bytes: WAL bytes it has not replayed yet (replicas; 0 when caught up).
@@ -131,6 +138,8 @@ class ReadRouter:
         credentials: The primary's password provider, if any: the replicas
             share the primary's credentials, so they log in with it too, unless
             ``DB_READ_PASSWORD`` gives them their own.
+        saturated: Whether every connection of the primary's pool is checked
+            out; a check then leaves the primary alone rather than wait for one.
     """
 
     def __init__(
@@ -139,10 +148,12 @@ class ReadRouter:
         primary: AsyncEngine,
         scrub: Callable[[str], str],
         credentials: Credentials | None = None,
+        saturated: Callable[[], bool] = lambda: False,
     ) -> None:
         self._config = config
         self._primary = primary.execution_options(**_READONLY)
         self._scrub = scrub
+        self._saturated = saturated
         own = replica_credentials(config, credentials)
         self._targets = [_target(n, cfg, own) for n, cfg in enumerate(config.read_targets, 1)]
         for target in self._targets:
@@ -150,6 +161,8 @@ class ReadRouter:
         self._turn = itertools.count()
         self._checked_at = -math.inf
         self._check: asyncio.Task[tuple[TargetHealth, ...]] | None = None
+        # What callers whose budget ended before the check in flight get: one answer per check.
+        self._late: tuple[asyncio.Future[Any], tuple[TargetHealth, ...]] | None = None
         self._wrote = contextvars.ContextVar(f"agentifui_wrote_{id(self)}", default=False)
         self.caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"agentifui_caller_{id(self)}", default=None
@@ -161,6 +174,15 @@ class ReadRouter:
     def has_replicas(self) -> bool:
         """Whether any replica is configured; without one, every read goes to the primary."""
         return bool(self._targets)
+
+    @property
+    def keys_by_caller(self) -> bool:
+        """Whether a caller's commit changes where its reads go.
+
+        Only with replicas and a ``DB_READ_YOUR_WRITES_SECONDS`` above 0:
+        otherwise setting :attr:`caller` has no effect, and need not be done.
+        """
+        return bool(self._targets) and self._config.read_your_writes_seconds > 0
 
     @property
     def targets(self) -> tuple[TargetHealth, ...]:
@@ -199,34 +221,61 @@ class ReadRouter:
     async def check(self, timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
         """Check the primary and every replica at once, within *timeout* seconds.
 
-        Concurrent callers share one check. Never raises.
+        Concurrent callers share one check, and those whose budget ends before
+        it does share one answer. Never raises.
 
         Returns:
             The primary's health, then each replica's, in ``DB_READ_HOSTS`` order.
         """
-        if self._check is None or self._check.done():
+        check = self._check
+        if check is None or check.done():
             # Ends a little before the budget, so that its starter gets its result.
             budget = timeout - min(_HANDOVER, timeout / 10)
-            self._check = asyncio.ensure_future(self._check_all(budget))
-        outcome = await within(timeout, asyncio.shield(self._check))
+            check = self._check = asyncio.ensure_future(self._check_all(budget))
+        outcome = await within(timeout, asyncio.shield(check))
         if isinstance(outcome, BaseException):
-            return (self._unreachable("primary", self._config, outcome), *self.targets)
+            return self._late_answer(check, outcome)
         return outcome
 
+    def _late_answer(
+        self, check: asyncio.Future[Any], error: BaseException
+    ) -> tuple[TargetHealth, ...]:
+        """The answer while *check* runs late: the same tuple for every caller of that check."""
+        late = self._late
+        if late is None or late[0] is not check:
+            late = self._late = (
+                check,
+                (self._unreachable("primary", self._config, error), *self.targets),
+            )
+        return late[1]
+
     async def _check_all(self, timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+        """The primary's WAL position within a share of *timeout*, then every replica's lag.
+
+        The replicas keep the rest of the budget, however long the primary
+        takes: without its position they measure what they have not replayed
+        of what they received. A saturated primary pool is not waited on.
+        """
         started = time.perf_counter()
-        position = await within(timeout, _primary_lsn(self._primary))
-        elapsed = (time.perf_counter() - started) * 1000
-        if isinstance(position, BaseException):
-            primary = self._unreachable("primary", self._config, position)
-            lsn = None
-        else:
-            primary = TargetHealth("primary", _address(self._config), True, True, round(elapsed, 3))
-            lsn = position
-        budget = max(timeout - elapsed / 1000, 0.001)
+        primary, lsn = await self._primary_position(timeout * _POSITION_SHARE)
+        budget = timeout - (time.perf_counter() - started)
         await asyncio.gather(*(self._check_one(t, lsn, budget) for t in self._targets))
         self._checked_at = time.monotonic()
         return (primary, *self.targets)
+
+    async def _primary_position(self, timeout: float) -> tuple[TargetHealth, str | None]:  # noqa: ASYNC109
+        """The primary's health and WAL position, or ``None`` for a position it did not give."""
+        if self._saturated():
+            # Its pool lends no connection before one comes back: the wait would be the replicas'.
+            return TargetHealth(
+                "primary", _address(self._config), False, False, error=_SATURATED
+            ), None
+        started = time.perf_counter()
+        position = await within(timeout, _primary_lsn(self._primary))
+        if isinstance(position, BaseException):
+            return self._unreachable("primary", self._config, position), None
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return TargetHealth("primary", _address(self._config), True, True, elapsed), position
 
     async def _check_one(self, target: _Target, lsn: str | None, budget: float) -> None:
         started = time.perf_counter()

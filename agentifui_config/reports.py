@@ -86,6 +86,10 @@ class ManagerReports:
             active_connections=checked_in + checked_out,
         )
 
+    def _pool_saturated(self) -> bool:
+        """Whether every connection of the pool is lent out; ``False`` without a pool."""
+        return self._engine is not None and self.pool_status.saturated
+
     def get_metrics(self) -> dict[str, float | int | None]:
         """Pool numbers, session and health counters, invalidations and the longest hold.
 

@@ -126,6 +126,39 @@ class TestReadYourWritesWindow:
         assert other.json() in standbys
         assert nobody.json() in standbys
 
+    @pytest.mark.parametrize(
+        ("replicas", "window", "asked"),
+        [(False, 5.0, []), (True, 0.0, []), (True, 5.0, ["/port", "/port"])],
+    )
+    async def test_caller_asked_only_where_it_counts(
+        self, replication: Cluster, replicas: bool, window: float, asked: list[str]
+    ) -> None:
+        """The app's caller_key is called only with replicas and a read-your-writes window."""
+        called: list[str] = []
+
+        def caller_of(request: Request) -> str | None:
+            called.append(request.url.path)
+            return "alice"
+
+        app = FastAPI()
+        add_caller_key(app, caller_of)
+
+        @app.get("/port")
+        async def where(reads: ReadSessionDep) -> int:
+            return int((await reads.execute(text("SELECT inet_server_port()"))).scalar_one())
+
+        hosts = {} if replicas else {"read_hosts": ""}
+        config = replicas_config(replication, read_your_writes_seconds=window, **hosts)
+        async with managed(config) as manager:
+            assert manager.read_router is not None
+            assert manager.read_router.keys_by_caller is (replicas and window > 0)
+            setattr(app.state, DATABASE_STATE, manager)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                answers = [await client.get("/port") for _ in range(2)]
+        assert {a.status_code for a in answers} == {200}
+        assert called == asked
+
     async def test_caller_before_initialize(self) -> None:
         """Acting for a caller needs an initialized manager."""
         manager = ConnectionManager()

@@ -243,6 +243,67 @@ class TestHealth:
         assert ports == {second.port}
         assert healed[1].in_rotation is True
 
+    async def test_saturated_primary_pool_leaves_the_replicas_in_rotation(
+        self, replication: Cluster
+    ) -> None:
+        """With every connection of the primary's pool lent out, the replicas are checked in time.
+
+        The primary's WAL position is not waited for: the replicas measure
+        their lag against what they received, and keep their whole budget.
+        """
+        config = replicas_config(replication, pool_size=1, max_overflow=0, pool_timeout=30.0)
+        async with managed(config) as manager, manager.engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            assert manager.pool_status.saturated
+            for node in replication.standbys:
+                await replication.caught_up(node)
+            started = asyncio.get_running_loop().time()
+            report = await manager.target_health(1.0)
+            elapsed = asyncio.get_running_loop().time() - started
+            where = await read_from(manager)
+        primary, *replicas = report
+        assert elapsed < 1.0
+        assert (primary.reachable, primary.error) == (
+            False,
+            "not checked: every connection of its pool is checked out",
+        )
+        assert all(t.reachable and t.in_rotation and t.latency_ms is not None for t in replicas)
+        assert [(t.lag_bytes, t.lag_seconds) for t in replicas] == [(0, 0.0), (0, 0.0)]
+        assert where[1] is True
+
+    async def test_silent_primary_leaves_the_replicas_their_budget(
+        self, replication: Cluster
+    ) -> None:
+        """A primary that stops answering takes a quarter of the budget: the replicas stay in."""
+        async with proxy_to(replication.primary.config) as proxy:
+            config = replicas_config(replication, host="127.0.0.1", port=proxy.port)
+            async with managed(config) as manager:
+                proxy.black_hole()
+                report = await manager.target_health(2.0)
+        primary, *replicas = report
+        assert (primary.reachable, primary.error) == (False, "did not answer in time")
+        assert all(t.reachable and t.in_rotation for t in replicas)
+
+    async def test_late_callers_share_one_answer(
+        self, manager: ConnectionManager, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Callers whose budget ends before the check in flight get one and the same answer."""
+        router = manager.read_router
+        assert router is not None
+
+        async def slow(timeout: float) -> tuple[TargetHealth, ...]:  # noqa: ASYNC109
+            await asyncio.sleep(5.0)
+            return ()
+
+        monkeypatch.setattr(router, "_check_all", slow)
+        first, second = await asyncio.gather(
+            manager.target_health(0.05), manager.target_health(0.05)
+        )
+        third = await manager.target_health(0.05)
+        assert first is second is third
+        assert (first[0].name, first[0].error) == ("primary", "did not answer in time")
+        assert [t.name for t in first[1:]] == ["replica 1", "replica 2"]
+
     async def test_before_initialize(self) -> None:
         """A manager not yet initialized reports no targets and refuses read sessions."""
         manager = ConnectionManager()
@@ -319,6 +380,22 @@ class TestHealthEndpoints:
         primary, *replicas = _targets(body)
         assert primary["reachable"] is False
         assert all(t["in_rotation"] for t in replicas)
+        # The primary's verdict is the database component's alone, not the read targets' too.
+        assert _component_status(body, "database") == "unhealthy"
+        assert _component_status(body, "read_targets") == "healthy"
+
+    async def test_saturated_pool_degrades_the_database_only(self, replication: Cluster) -> None:
+        """A saturated primary pool degrades the database component; the replicas stay healthy."""
+        config = replicas_config(replication, pool_size=1, max_overflow=0, pool_timeout=30.0)
+        async with managed(config) as manager, manager.engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            code, body = await _health(manager, timeout=1.0)
+        assert (code, body["status"]) == (200, "degraded")
+        assert _component_status(body, "database") == "degraded"
+        assert _component_status(body, "read_targets") == "healthy"
+        primary, *replicas = _targets(body)
+        assert primary["reachable"] is False
+        assert all(t["reachable"] and t["in_rotation"] for t in replicas)
 
     async def test_probe_storm_shares_one_check(self, manager: ConnectionManager) -> None:
         """Many concurrent probes run one check of the read targets."""

@@ -7,8 +7,10 @@ status only; both 200 for ``healthy`` and ``degraded``, 503 for ``starting``
 and ``unhealthy``. A read replica that is down or lagging makes the service
 ``degraded``, never ``unhealthy`` (the rule is :attr:`TargetHealth.health
 <agentifui_config.replicas.TargetHealth.health>`): reads fall back to the
-primary. ``/health/live`` never touches the database: it says the process
-answers, so an orchestrator does not restart a service whose database is down.
+primary. The primary's own entry there is for information: its verdict is the
+``database`` component's, so it is not counted twice. ``/health/live`` never
+touches the database: it says the process answers, so an orchestrator does not
+restart a service whose database is down.
 
 Probe storms stay cheap: concurrent requests share the manager's in-flight
 checks (:meth:`ConnectionManager.health_check` and
@@ -177,7 +179,7 @@ class _CachedCheck:
 
     async def _targets(self, manager: ConnectionManager) -> tuple[TargetHealth, ...]:
         """The primary and each replica, checked; none without replicas, to spare the primary."""
-        if not manager.replica_health:
+        if not manager.has_replicas:
             return ()
         return await manager.target_health(timeout=self._timeout)
 
@@ -192,10 +194,11 @@ def _render(
     components = [_database(manager, info, expose)]
     if manager is not None and manager.migration_probe is not None:
         components.append(_migrations(info, expose))
-    reads = HealthStatus.worst(*(target.health for target in targets))
+    # The replicas' verdict: the primary's is the manager's health check, not its read target.
+    reads = HealthStatus.worst(*(target.health for target in targets[1:]))
     if targets:
         components.append(_read_targets(targets, reads, expose))
-    # The manager's verdict, migrations included, and the read targets' (at worst DEGRADED).
+    # The manager's verdict, migrations included, and the replicas' (at worst DEGRADED).
     status = HealthStatus.worst(info.status, reads)
     checked_at = info.checked_at.isoformat()
     full = {"status": status.value, "checked_at": checked_at, "components": components}
