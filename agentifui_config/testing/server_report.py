@@ -13,11 +13,10 @@ from __future__ import annotations
 import importlib.util
 import os
 from typing import Final
-from urllib.parse import urlsplit
 
 import pytest
 
-from agentifui_config.secrecy import scrub, url_secrets
+from agentifui_config.secrecy import MASK, scrub, url_secrets
 
 __all__ = [
     "SERVER_USED",
@@ -87,8 +86,23 @@ def _masked(url: str) -> str | None:
     Read with the standard library, as the secret rule reads URLs: building
     SQLAlchemy's URL would load SQLAlchemy in every run, before any test needs it.
     """
-    try:
-        scheme = urlsplit(url).scheme
-    except ValueError:
+    scheme, separator, rest = url.partition("://")
+    if not separator or not scheme.lower().startswith("postgres"):
         return None
-    return scrub(url, url_secrets(url)) if scheme.startswith("postgres") else None
+    masked = f"{scheme}://{_password_masked(rest)}"
+    return scrub(masked, url_secrets(masked))
+
+
+def _password_masked(rest: str) -> str:
+    """*rest*, a URL after its ``://``, masked from its first ``:`` to its last ``@``.
+
+    A password written unescaped may hold ``/``, ``#``, ``?``, ``@`` or ``:``,
+    where ``urlsplit`` ends the user part early and leaves the rest of the
+    password in the host, path or query. The last ``@`` is taken even in a path
+    or query: masking a host or a path too shows less, never the password.
+    """
+    at = rest.rfind("@")
+    colon = rest.find(":", 0, max(at, 0))
+    if colon < 0:
+        return rest
+    return f"{rest[: colon + 1]}{MASK}{rest[at:]}"

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from agentifui_config.pings import skipping_ping
@@ -33,7 +34,8 @@ __all__ = ["client_for", "rolled_back_session"]
 _STATE_UNDONE: Final = "agentifui_config.state_undone"
 
 # Session-level advisory locks are no transaction's: the rollback keeps them. With
-# asyncpg, the outer transaction ends in one simple-protocol round trip with them.
+# asyncpg, the outer transaction ends in one simple-protocol round trip with them;
+# other drivers release them after the rollback.
 _UNLOCK_ALL: Final = "SELECT pg_advisory_unlock_all()"
 _BEGIN: Final = "BEGIN"
 _END: Final = f"ROLLBACK; {_UNLOCK_ALL}"
@@ -67,8 +69,9 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
         connection, driver = await _begun(engine)
     else:
         connection = await engine.connect()
+    ended = False
     try:
-        transaction = await connection.begin()
+        await connection.begin()
         session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", **options)
         try:
             yield session
@@ -76,10 +79,13 @@ async def rolled_back_session(engine: AsyncEngine, **options: Any) -> AsyncItera
             if fast:
                 await _end(connection, driver, session)
             else:
-                await session.close()
-                if transaction.is_active:
-                    await transaction.rollback()
+                await _rolled_back(connection, session)
+            ended = True
     finally:
+        # The server's transaction, begun behind SQLAlchemy's back, would go back to
+        # the pool open, its locks held, and pass the ping: only a new connection is clean.
+        if fast and not ended and not connection.invalidated:
+            await connection.invalidate()
         await connection.close()
 
 
@@ -94,27 +100,28 @@ async def _begun(engine: AsyncEngine) -> tuple[AsyncConnection, Any]:
     """
     with skipping_ping():
         connection = await engine.connect()
-    try:
+    with contextlib.suppress(Exception):  # invalidated: the next checkout is pinged
         return connection, await _open_transaction(connection)
-    except Exception as error:
-        await connection.invalidate(error)
-        await connection.close()
-    except BaseException:
-        await connection.close()
-        raise
     connection = await engine.connect()
-    try:
-        return connection, await _open_transaction(connection)
-    except BaseException:
-        await connection.close()
-        raise
+    return connection, await _open_transaction(connection)
 
 
 async def _open_transaction(connection: AsyncConnection) -> Any:
-    """Put *connection* in autocommit for SQLAlchemy, begin on the server; return the driver's."""
-    await connection.execution_options(isolation_level="AUTOCOMMIT")
-    driver = (await connection.get_raw_connection()).driver_connection
-    await driver.execute(_BEGIN)  # type: ignore[union-attr]
+    """Put *connection* in autocommit for SQLAlchemy, begin on the server; return the driver's.
+
+    On failure the connection is closed, and invalidated first when the failure is its own.
+    """
+    try:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute(_BEGIN)  # type: ignore[union-attr]
+    except Exception as error:
+        await connection.invalidate(error)
+        await connection.close()
+        raise
+    except BaseException:
+        await connection.close()
+        raise
     return driver
 
 
@@ -123,7 +130,8 @@ async def _end(connection: AsyncConnection, driver: Any, session: AsyncSession) 
 
     SQLAlchemy's own rollback comes first: in autocommit it sends nothing, and
     it ends the session's savepoints with it, so closing the session sends
-    nothing either.
+    nothing either. Should anything here fail, or the task be cancelled, the
+    caller invalidates the connection.
     """
     if connection.in_transaction():
         await connection.rollback()
@@ -132,11 +140,24 @@ async def _end(connection: AsyncConnection, driver: Any, session: AsyncSession) 
     # is on the driver connection it began on: it cannot reconnect in a transaction.
     if connection.invalidated:
         return
-    try:
-        await driver.execute(_END)
-    except Exception as error:
-        await connection.invalidate(error)  # dropped under the test: the pool connects anew
-        raise
+    await driver.execute(_END)
+    connection.info[_STATE_UNDONE] = True
+
+
+async def _rolled_back(connection: AsyncConnection, session: AsyncSession) -> None:
+    """End the outer transaction with another driver than asyncpg, and release the advisory locks.
+
+    SQLAlchemy began the transaction, so it rolls it back; the locks are
+    released in a transaction of their own. Should that fail, the state is not
+    marked undone and the plugin's shared manager recycles the connection.
+    """
+    await session.close()
+    if connection.in_transaction():
+        await connection.rollback()
+    if connection.invalidated:  # reading info would reconnect it
+        return
+    await connection.execute(text(_UNLOCK_ALL))
+    await connection.commit()
     connection.info[_STATE_UNDONE] = True
 
 

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from connection_support import database_exists
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 from plugin_support import InnerSuite
 
 from agentifui_config.testing import _embedded, plugin, postgres
 from agentifui_config.testing.postgres import DATABASE_PREFIX, URL_VARIABLE
+from agentifui_config.testing.server_report import header_line
 
 if TYPE_CHECKING:
     from agentifui_config.testing.postgres import PostgresServer
@@ -31,6 +34,13 @@ def test_needs_server(postgres_server):
 def test_needs_nothing():
     pass
 """
+
+# Passwords written into a URL unescaped: the characters that end a URL's parts come often.
+_PASSWORDS = st.text(
+    st.sampled_from("/#?@:%[]a1")
+    | st.characters(categories=("L", "M", "N", "P", "S", "Z"), exclude_characters="\0"),
+    min_size=4,
+)
 
 
 @pytest.fixture
@@ -143,6 +153,27 @@ class TestServerNamed:
             ]
         )
         assert "hunter2" not in result.stdout.str()
+
+    @given(password=_PASSWORDS)
+    @example(password="pa/ss")
+    @example(password="pa#ss")
+    @example(password="pa?ss")
+    @example(password="pa@ss:")
+    def test_header_shows_no_part_of_an_unescaped_password(self, password: str) -> None:
+        """A password holding ``/``, ``#``, ``?``, ``@`` or ``:`` is masked whole in the header."""
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(
+                URL_VARIABLE, "postgresql://app:secret@db.example:5432/app?sslmode=require"
+            )
+            without = header_line()
+            patch.setenv(
+                URL_VARIABLE, f"postgresql://app:{password}@db.example:5432/app?sslmode=require"
+            )
+            line = header_line()
+        assert "secret" not in without
+        assume(password not in without)  # else the line's other text holds it
+        assert password not in line
+        assert line == without
 
     @pytest.mark.parametrize("value", ["mysql://app:hunter2@db/app", "hunter2 is no URL"])
     def test_header_says_a_value_is_no_url_and_shows_none_of_it(
