@@ -134,15 +134,34 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 def url_secrets(url: str) -> list[str]:
     """The password of *url*, as written and decoded, and its secret query options' values.
 
-    Text that is not a URL is a secret as a whole.
+    The password is read as SQLAlchemy's URL parser reads it: from the ``:``
+    after the user name to the next ``@``, so a password written with ``/``,
+    ``#`` or ``?`` unescaped, which that parser accepts, is found whole (the
+    standard ``urlsplit`` would end it early). Text that is not a URL is a
+    secret as a whole.
     """
+    scheme, separator, rest = url.partition("://")
+    password, after = _password_and_rest(rest) if separator else ("", rest)
     try:
-        parts = urlsplit(url)
-        password = parts.password or ""
+        query = urlsplit(f"{scheme}://{after}").query if separator else urlsplit(url).query
     except ValueError:
         return [url]
-    options = [v for k, v in parse_qsl(parts.query) if is_secret_name(k)]
+    options = [v for k, v in parse_qsl(query) if is_secret_name(k)]
     return [password, unquote(password), *options]
+
+
+def _password_and_rest(rest: str) -> tuple[str, str]:
+    """The password in *rest* (a URL after ``://``) and what follows its ``@``.
+
+    The user name ends at the first ``:`` or ``/``; a ``:`` there begins the
+    password, which the next ``@`` ends. Without that ``@`` there is no
+    password (``host:5432/db``).
+    """
+    user_end = next((i for i, char in enumerate(rest) if char in ":/"), len(rest))
+    if rest[user_end : user_end + 1] != ":":
+        return "", rest
+    password, at, after = rest[user_end + 1 :].partition("@")
+    return (password, after) if at else ("", rest)
 
 
 def config_secrets(config: DatabaseConfig | None) -> list[str]:

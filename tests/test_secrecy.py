@@ -142,6 +142,24 @@ class TestSecretsOf:
         url = "postgresql://u:p%40ss@h/db?sslpassword=s1&sslmode=require"
         assert url_secrets(url) == ["p%40ss", "p@ss", "s1"]
 
+    @pytest.mark.parametrize("password", ["pa/ss", "pa#ss", "pa?ss", "pa:ss"])
+    def test_password_with_unescaped_url_characters(self, password: str) -> None:
+        """A password the URL parser accepts unescaped is found whole, not cut at / # or ?."""
+        url = f"postgresql://u:{password}@h/db?sslpassword=s1"
+        assert DatabaseConfig.from_url(url).password.get_secret_value() == password
+        assert url_secrets(url) == [password, password, "s1"]
+
+    @given(st.text(min_size=1).filter(lambda text: "@" not in text))
+    @settings(max_examples=300)
+    def test_finds_the_password_the_parser_reads(self, password: str) -> None:
+        """Whatever password the library's URL parser reads from a URL, url_secrets finds it."""
+        url = f"postgresql://u:{password}@h/db"
+        try:
+            parsed = DatabaseConfig.from_url(url).password.get_secret_value()
+        except ConfigurationError:
+            return
+        assert parsed in url_secrets(url)
+
     def test_text_that_is_no_url_is_secret_whole(self) -> None:
         """Text that does not parse as a URL is a secret as a whole."""
         assert url_secrets("x://[bad") == ["x://[bad"]
