@@ -20,22 +20,17 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from agentifui_config.errors import ConfigurationError, Finding
 from agentifui_config.secrecy import REVEAL_SECRETS
 from agentifui_config.url_parsing import parse_database_url
+from agentifui_config.urls import MIGRATION_URL_VARIABLE, field_for, variable_for
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from agentifui_config.database import DatabaseConfig
 
-__all__ = ["MIGRATION_URL_VARIABLE", "checked_migration_url", "direct_config"]
+__all__ = ["checked_migration_url", "direct_config"]
 
-MIGRATION_URL_VARIABLE: Final = "MIGRATION_DATABASE_URL"
-"""The variable holding a whole URL for migrations; the field ``migration_url``."""
-
-# The settings MIGRATION_DATABASE_URL may not be given with, and their variables.
-_CLASHING: Final = (
-    ("migration_host", "DB_MIGRATION_HOST"),
-    ("migration_port", "DB_MIGRATION_PORT"),
-)
+# The fields MIGRATION_DATABASE_URL may not be given with.
+_CLASHING: Final = ("migration_host", "migration_port")
 
 # What a direct target never takes from the primary: it is reached past the pooler.
 _DIRECT: Final[Mapping[str, Any]] = {
@@ -64,7 +59,7 @@ def checked_migration_url(
     if value is None or not value.get_secret_value().strip():
         return None
     clashes = " and ".join(
-        variable for field, variable in _CLASHING if given.get(field) is not None
+        variable_for(field) for field in _CLASHING if given.get(field) is not None
     )
     if clashes:
         raise ConfigurationError(
@@ -84,7 +79,7 @@ def checked_migration_url(
 
 def _renamed(finding: Finding) -> Finding:
     """A finding about a part of the URL (``DB_PORT``), told of ``MIGRATION_DATABASE_URL``."""
-    part = finding.variable.removeprefix("DB_").lower()
+    part = field_for(finding.variable)
     message = finding.message if part == "database_url" else f"its {part}: {finding.message}"
     return Finding(MIGRATION_URL_VARIABLE, message, finding.remedy)
 

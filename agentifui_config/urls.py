@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, quote_plus
 
-from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
 from agentifui_config.secrecy import MASK, is_secret_name, mask
 from agentifui_config.url_parsing import parse_database_url
 
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DB_PREFIX",
     "FIELD_VARIABLES",
+    "MIGRATION_URL_VARIABLE",
     "SESSION_ATTRS",
     "compose_url",
     "field_for",
@@ -37,6 +37,9 @@ DB_PREFIX: Final = "DB_"
 
 SESSION_ATTRS: Final = "target_session_attrs"
 """The libpq/asyncpg option choosing among several hosts by their role."""
+
+MIGRATION_URL_VARIABLE: Final = "MIGRATION_DATABASE_URL"
+"""The variable holding a whole URL for migrations; the field ``migration_url``."""
 
 FIELD_VARIABLES: Final[Mapping[str, str]] = {"migration_url": MIGRATION_URL_VARIABLE}
 """The fields read from a variable of their own name rather than ``DB_<FIELD>``."""

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentifui_config import ConfigurationError, DatabaseConfig, load_settings
-from agentifui_config.migration_url import MIGRATION_URL_VARIABLE
 from agentifui_config.secrecy import REVEAL_SECRETS, SECRET_VARIABLES, scrub_config
 from agentifui_config.settings import variable_names
+from agentifui_config.urls import MIGRATION_URL_VARIABLE
 
 _PRIMARY = "postgresql://app:primary-pw@pgbouncer:6432/app?sslmode=require"
 _MIGRATOR = "postgresql://migrator:Migr%40tor-S3cret@db-primary:5432/app"
